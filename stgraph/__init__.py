@@ -1,0 +1,26 @@
+"""stgraph: graph-based spatio-temporal forecasting.
+
+Tensor layout everywhere: ``[batch, time, nodes, features]``; graphs as PyG-style
+``(edge_index [2, E], edge_weight [E])``.
+"""
+
+__version__ = "0.1.0"
+
+from stgraph.data import Protocol, SpatioTemporalData, load_dataset
+from stgraph.engine import TrainConfig, Trainer, evaluate_run, train_run
+from stgraph.graph import SensorGraph
+from stgraph.models import build_model, list_models
+
+__all__ = [
+    "Protocol",
+    "SensorGraph",
+    "SpatioTemporalData",
+    "TrainConfig",
+    "Trainer",
+    "__version__",
+    "build_model",
+    "evaluate_run",
+    "list_models",
+    "load_dataset",
+    "train_run",
+]

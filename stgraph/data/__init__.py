@@ -1,0 +1,25 @@
+"""Series, masks, windows, splits, scalers, protocol and dataset loaders."""
+
+from stgraph.data import loaders  # noqa: F401  (registration)
+from stgraph.data.protocol import Protocol
+from stgraph.data.registry import get_dataset, list_datasets, load_dataset, register_dataset
+from stgraph.data.scalers import make_scaler
+from stgraph.data.spatiotemporal import SpatioTemporalData
+from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts
+from stgraph.data.windows import Batch, WindowDataset
+
+__all__ = [
+    "Batch",
+    "Protocol",
+    "SpatioTemporalData",
+    "SplitBounds",
+    "WindowDataset",
+    "bounds_from_dates",
+    "bounds_from_fractions",
+    "get_dataset",
+    "list_datasets",
+    "load_dataset",
+    "make_scaler",
+    "register_dataset",
+    "window_starts",
+]

@@ -1,0 +1,116 @@
+"""Windows by index: datasets hold start indices only and never copy the series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from stgraph.data.spatiotemporal import SpatioTemporalData
+
+
+@dataclass
+class Batch:
+    """One mini-batch of windows.
+
+    Shapes:
+        x, x_mask: [B, L, N, F]; y, y_mask: [B, H, N, F]
+        covariates: [B, L + H, 1 or N, C] (past and known-future), start: [B]
+    """
+
+    x: Tensor
+    y: Tensor
+    x_mask: Tensor
+    y_mask: Tensor
+    covariates: Tensor
+    start: Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        """Move every tensor to ``device``."""
+        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+class WindowDataset(Dataset):
+    """Sliding windows of a :class:`SpatioTemporalData`, stored as start indices.
+
+    ``dataset[i]`` returns *views* into the series (they share its storage); :meth:`batch`
+    gathers many windows into one contiguous :class:`Batch` (the only copy made, one batch
+    at a time).
+
+    Args:
+        data: the series.
+        starts: window start indices (see :func:`stgraph.data.splits.window_starts`).
+        lookback: input length ``L``.
+        horizon: target length ``H``.
+
+    Shapes:
+        item: dict with x [L, N, F], y [H, N, F], x_mask, y_mask, covariates [L + H, ., C], start
+    """
+
+    def __init__(
+        self, data: SpatioTemporalData, starts: np.ndarray, lookback: int, horizon: int
+    ) -> None:
+        self.data = data
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.lookback = int(lookback)
+        self.horizon = int(horizon)
+        if self.starts.size and (
+            self.starts.min() < 0 or self.starts.max() + lookback + horizon > data.num_steps
+        ):
+            raise ValueError(
+                f"window starts must lie in [0, {data.num_steps - lookback - horizon}] for "
+                f"L={lookback}, H={horizon}, T={data.num_steps}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor | int]:
+        s = int(self.starts[i])
+        L, H = self.lookback, self.horizon
+        d = self.data
+        return {
+            "x": d.values[s : s + L],
+            "y": d.values[s + L : s + L + H],
+            "x_mask": d.mask[s : s + L],
+            "y_mask": d.mask[s + L : s + L + H],
+            "covariates": d.covariates[s : s + L + H],  # type: ignore[index]
+            "start": s,
+        }
+
+    def batch(self, positions: Tensor | np.ndarray) -> Batch:
+        """Gather windows at ``positions`` (indices into this dataset) into a :class:`Batch`."""
+        s = torch.as_tensor(self.starts[np.asarray(positions)], dtype=torch.long)
+        L, H = self.lookback, self.horizon
+        t = s[:, None] + torch.arange(L + H)
+        d = self.data
+        v, m = d.values[t], d.mask[t]
+        return Batch(
+            x=v[:, :L],
+            y=v[:, L:],
+            x_mask=m[:, :L],
+            y_mask=m[:, L:],
+            covariates=d.covariates[t],  # type: ignore[index]
+            start=s,
+        )
+
+    def loader(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[Batch]:
+        """Iterate over batches; with ``shuffle`` the order is drawn from ``generator`` (so a
+        seeded generator makes the epoch order reproducible)."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for i in range(0, n, batch_size):
+            yield self.batch(order[i : i + batch_size].numpy())
+
+    def num_batches(self, batch_size: int) -> int:
+        """Number of batches :meth:`loader` yields."""
+        return -(-len(self) // batch_size)

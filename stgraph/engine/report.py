@@ -1,0 +1,58 @@
+"""Plain-text metrics tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+METRICS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"))
+
+
+def pick_horizons(horizon: int) -> list[int]:
+    """A few representative steps: 1/4, 1/2 and all of the horizon (e.g. 3, 6, 12)."""
+    return sorted({max(1, horizon // 4), max(1, horizon // 2), horizon})
+
+
+def _label(step: int, step_minutes: float | None) -> str:
+    if not step_minutes:
+        return f"@{step}"
+    minutes = step * step_minutes
+    return f"{minutes / 60:g}h" if minutes >= 120 and minutes % 60 == 0 else f"{minutes:g}m"
+
+
+def _align(row: list[str], widths: list[int]) -> str:
+    cells = [
+        c.ljust(w) if i == 0 else c.rjust(w)
+        for i, (c, w) in enumerate(zip(row, widths, strict=True))
+    ]
+    return "  ".join(cells).rstrip()
+
+
+def metrics_table(
+    results: dict[str, dict[str, Any]], horizon: int, step_minutes: float | None = None
+) -> str:
+    """Table of MAE / RMSE / MAPE at representative horizon steps and overall, one row per
+    method.
+
+    Args:
+        results: ``{method: {"overall": {...}, "horizons": {"1": {...}}}}``.
+        horizon: number of forecast steps.
+        step_minutes: length of a step, to label columns in minutes.
+    """
+    steps = pick_horizons(horizon)
+    keys = [str(s) for s in steps] + ["all"]
+    labels = [_label(s, step_minutes) for s in steps] + ["all"]
+    top, sub = ["method"], [""]
+    rows = []
+    for _, title in METRICS:
+        top += [title] + [""] * (len(keys) - 1)
+        sub += labels
+    for name, res in results.items():
+        row = [name]
+        for metric, _ in METRICS:
+            for k in keys:
+                v = (res["overall"] if k == "all" else res["horizons"][k])[metric]
+                row.append("n/a" if v is None else f"{v:.2f}" if metric == "mape" else f"{v:.3f}")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in (top, sub, *rows)) for i in range(len(top))]
+    lines = [_align(top, widths), _align(sub, widths), "-" * len(_align(sub, widths))]
+    return "\n".join(lines + [_align(r, widths) for r in rows])

@@ -1,0 +1,136 @@
+"""DCRNN: diffusion-convolution GRU encoder-decoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from stgraph.models.registry import ModelSpec, register_model
+from stgraph.nn import DiffusionConv, GraphGRUCell, calendar_fourier
+
+
+def _time_features(covariates: Tensor | None, num_covariates: int, like: Tensor) -> Tensor:
+    """Per-step covariate inputs: sin/cos calendar features plus any extra channels.
+
+    Shapes:
+        covariates: [B, S, 1 or N, C] -> [B, S, N, 4 + C - 2] (``[B, S, N, 0]`` when C = 0)
+    """
+    b, s, n = like.shape[0], like.shape[1], like.shape[2]
+    if num_covariates == 0:
+        return like.new_zeros(b, s, n, 0)
+    if covariates is None:
+        return like.new_zeros(b, s, n, 4 + num_covariates - 2)
+    feats = torch.cat([calendar_fourier(covariates), covariates[..., 2:]], -1)
+    return feats.expand(b, s, n, -1)
+
+
+@register_model("dcrnn", "Diffusion-convolution GRU encoder-decoder (Li et al., ICLR 2018)")
+class DCRNN(nn.Module):
+    r"""Diffusion Convolutional Recurrent Neural Network (Li et al., ICLR 2018, sec. 2.3).
+
+    A stack of :class:`~stgraph.nn.GraphGRUCell` with :class:`~stgraph.nn.DiffusionConv`
+    gates encodes the ``L`` input steps; a second stack, initialised with the encoder state,
+    decodes ``H`` steps autoregressively, each step fed its own previous prediction (the
+    first with zeros, DCRNN's GO symbol) and the known calendar features of the target step.
+    Scheduled sampling (a training-time device) is not used: the decoder always feeds back
+    its own predictions, at training and at test time alike.
+
+    Args:
+        in_channels: input value features ``F``.
+        out_channels: forecast features ``F_out``.
+        horizon: decoded steps ``H``.
+        hidden: GRU state size per node.
+        layers: stacked cells in encoder and decoder.
+        k: diffusion steps ``K``.
+        num_covariates: covariate channels ``C`` (0 = no covariates).
+
+    Shapes:
+        x: [B, L, N, in_channels]; covariates: [B, L + H, 1 or N, C] or ``None``
+        edge_index: [2, E], edge_weight: [E]
+        output: [B, H, N, out_channels]
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        horizon: int,
+        hidden: int = 64,
+        layers: int = 2,
+        k: int = 2,
+        num_covariates: int = 2,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.horizon = in_channels, out_channels, horizon
+        self.num_covariates = num_covariates
+        cov = 0 if num_covariates == 0 else 4 + num_covariates - 2
+
+        def conv(i: int, o: int) -> nn.Module:
+            return DiffusionConv(i, o, k=k)
+
+        def stack(first: int) -> nn.ModuleList:
+            return nn.ModuleList(
+                GraphGRUCell(first if j == 0 else hidden, hidden, conv) for j in range(layers)
+            )
+
+        self.encoder = stack(in_channels + cov)
+        self.decoder = stack(out_channels + cov)
+        self.project = nn.Linear(hidden, out_channels)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> DCRNN:
+        """Build for a dataset's :class:`ModelSpec`."""
+        return cls(
+            spec.in_channels,
+            spec.out_channels,
+            spec.horizon,
+            num_covariates=spec.num_covariates,
+            **hparams,
+        )
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every cell and the projection."""
+        for cell in [*self.encoder, *self.decoder]:
+            cell.reset_parameters()
+        self.project.reset_parameters()
+
+    @staticmethod
+    def _step(
+        cells: nn.ModuleList, inp: Tensor, hs: list[Tensor | None], ei: Tensor, ew: Tensor | None
+    ) -> Tensor:
+        for j, cell in enumerate(cells):
+            hs[j] = cell(inp, hs[j], ei, ew)
+            inp = hs[j]  # type: ignore[assignment]
+        return inp
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        covariates: Tensor | None = None,
+    ) -> Tensor:
+        b, lookback, n, _ = x.shape
+        tf = _time_features(
+            covariates, self.num_covariates, x.new_empty(b, lookback + self.horizon, n, 0)
+        )
+        hs: list[Tensor | None] = [None] * len(self.encoder)
+        for t in range(lookback):
+            self._step(
+                self.encoder, torch.cat([x[:, t], tf[:, t]], -1), hs, edge_index, edge_weight
+            )
+        prev = x.new_zeros(b, n, self.out_channels)
+        outs = []
+        for t in range(self.horizon):
+            h = self._step(
+                self.decoder,
+                torch.cat([prev, tf[:, lookback + t]], -1),
+                hs,
+                edge_index,
+                edge_weight,
+            )
+            prev = self.project(h)
+            outs.append(prev)
+        return torch.stack(outs, dim=1)

@@ -1,0 +1,83 @@
+"""Model registry: models register by name with a decorator; the CLI and tests loop over it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Structural facts a model needs about the data (never training hyper-parameters).
+
+    Args:
+        in_channels: value features ``F`` of the input.
+        out_channels: forecast features ``F_out``.
+        lookback: input steps ``L``.
+        horizon: forecast steps ``H``.
+        num_nodes: ``N`` (for node embeddings / adaptive adjacency).
+        num_covariates: covariate channels ``C`` (the first two are time of day, day of week).
+        steps_per_day: time-of-day slots.
+    """
+
+    in_channels: int
+    out_channels: int
+    lookback: int
+    horizon: int
+    num_nodes: int
+    num_covariates: int = 2
+    steps_per_day: int = 288
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON)."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its name, one-line description and builder."""
+
+    name: str
+    description: str
+    build: Callable[..., nn.Module]
+    cls: type[nn.Module]
+
+
+_MODELS: dict[str, ModelEntry] = {}
+M = TypeVar("M", bound=type[nn.Module])
+
+
+def register_model(name: str, description: str) -> Callable[[M], M]:
+    """Class decorator registering a model under ``name``. The class must provide
+    ``from_spec(spec: ModelSpec, **hparams)``."""
+
+    def deco(cls: M) -> M:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        build = cls.from_spec  # type: ignore[attr-defined]
+        _MODELS[name] = ModelEntry(name, description, build, cls)
+        return cls
+
+    return deco
+
+
+def list_models() -> list[ModelEntry]:
+    """All registered models, sorted by name."""
+    return [_MODELS[k] for k in sorted(_MODELS)]
+
+
+def get_model(name: str) -> ModelEntry:
+    """Registry entry by name; ``KeyError`` lists the known names."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_MODELS))}") from None
+
+
+def build_model(name: str, spec: ModelSpec, **hparams: Any) -> nn.Module:
+    """Instantiate a registered model for ``spec`` with optional hyper-parameter overrides."""
+    return get_model(name).build(spec, **hparams)

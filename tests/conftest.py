@@ -1,0 +1,31 @@
+"""Shared fixtures: a small synthetic dataset and the real-data root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from stgraph.data.synthetic import SyntheticTrafficConfig, generate_synthetic_traffic
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def tiny_traffic():
+    """A 3-day, 28-sensor synthetic-traffic series (5-min steps, T = 864)."""
+    return generate_synthetic_traffic(SyntheticTrafficConfig(grid=(2, 3), days=3, seed=1))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real-data root from ``$STGRAPH_DATA``. Skips when unset, unless
+    ``STGRAPH_REQUIRE_DATA=1`` (as in CI), where a missing root is a failure."""
+    root = os.environ.get("STGRAPH_DATA")
+    if root and Path(root).is_dir():
+        return Path(root)
+    if os.environ.get("STGRAPH_REQUIRE_DATA") == "1":
+        pytest.fail(f"STGRAPH_REQUIRE_DATA=1 but STGRAPH_DATA={root!r} is not a folder")
+    pytest.skip("real data not available (set STGRAPH_DATA)")
