@@ -32,6 +32,7 @@ class STBlock(nn.Module):
         dim: feature size.
         heads: attention heads.
         dropout: dropout rate.
+        persistence: add the last input step to every forecast step (residual forecasting).
 
     Shapes:
         h: [B, T, N, dim] -> [B, T, N, dim]
@@ -62,7 +63,10 @@ class GCNTransformer(nn.Module):
     Decoder: one query per forecast step (learned step embedding + calendar embedding of the
     target time + node embedding) cross-attends over the encoded history of its own node
     (seed article sec. 4.2, interactive attention), followed by a feed-forward layer and a
-    linear read-out; all ``H`` steps are produced at once.
+    linear read-out; all ``H`` steps are produced at once. With ``persistence=True`` (and
+    ``F_out = F``) the read-out is added to the last input step, so the network learns the
+    change from the latest observation rather than the level:
+    :math:`\hat y_{t+h} = x_t + g_h(\cdot)`.
 
     Args:
         in_channels: input value features ``F``.
@@ -97,9 +101,11 @@ class GCNTransformer(nn.Module):
         heads: int = 4,
         layers: int = 2,
         dropout: float = 0.1,
+        persistence: bool = True,
     ) -> None:
         super().__init__()
         self.lookback, self.horizon, self.num_covariates = lookback, horizon, num_covariates
+        self.persistence = persistence and in_channels == out_channels
         extra = max(num_covariates - 2, 0)
         self.inp = nn.Linear(in_channels + extra, dim)
         self.node_emb = nn.Parameter(torch.empty(num_nodes, dim))
@@ -159,4 +165,5 @@ class GCNTransformer(nn.Module):
             h = block(h, edge_index, edge_weight)
         q = q + self.cross(self.norm_q(q), self.norm_m(h))
         q = q + self.ffn(self.norm_f(q))
-        return self.read(self.norm_o(q))
+        out = self.read(self.norm_o(q))
+        return out + x[:, -1:, :, : out.shape[-1]] if self.persistence else out

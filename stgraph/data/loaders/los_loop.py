@@ -77,8 +77,8 @@ def load_los_loop(data_dir: str | Path | None = None) -> SpatioTemporalData:
     if coords is not None:
         nodes["lon"], nodes["lat"] = coords[:, 0], coords[:, 1]
     return SpatioTemporalData(
-        torch.from_numpy(values),
-        torch.from_numpy(mask),
+        torch.tensor(values),
+        torch.tensor(mask),
         ts,
         graph,
         ("speed",),
