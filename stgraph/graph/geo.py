@@ -100,6 +100,17 @@ def metres_to_chord(metres: float) -> float:
     return float(2.0 * np.sin(theta / 2.0))
 
 
+def space_to_distance(d: np.ndarray, sphere: bool) -> np.ndarray:
+    """Distances measured in a search space -> metres (``sphere``: unit-sphere chords) or
+    CRS units (planar, unchanged)."""
+    return chord_to_metres(d) if sphere else np.asarray(d, dtype=np.float64)
+
+
+def distance_to_space(r: float, sphere: bool) -> float:
+    """Inverse of :func:`space_to_distance` for one radius."""
+    return metres_to_chord(r) if sphere else float(r)
+
+
 def haversine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     r"""Great-circle distance in metres between ``(lon, lat)`` points (haversine formula).
 
