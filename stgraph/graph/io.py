@@ -16,6 +16,13 @@ import numpy as np
 import pandas as pd
 
 
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-0/2 pickles use it for bytes, latin-1 only."""
+    if encoding.replace("-", "").lower() != "latin1":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     try:
         from numpy._core import multiarray, numeric
@@ -24,6 +31,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     found: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
     }
     for package in ("numpy.core", "numpy._core"):
         found[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
@@ -36,9 +44,10 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that builds lists, dicts, strings, numbers and NumPy arrays only.
 
-    Allowed globals: ``numpy.ndarray``, ``numpy.dtype`` and NumPy's array reconstructors
+    Allowed globals: ``numpy.ndarray``, ``numpy.dtype``, NumPy's array reconstructors
     (``multiarray._reconstruct``, ``multiarray.scalar``, ``numeric._frombuffer``, under both
-    ``numpy.core`` and ``numpy._core``). Anything else raises ``pickle.UnpicklingError``.
+    ``numpy.core`` and ``numpy._core``) and ``_codecs.encode`` restricted to latin-1 (how
+    protocol 0/2 pickles store bytes). Anything else raises ``pickle.UnpicklingError``.
     """
 
     _ALLOWED = _allowed_globals()
@@ -91,17 +100,26 @@ def read_dcrnn_adj_pickle(path: str | Path) -> tuple[list[str], dict[str, int], 
     return ids, index, np.asarray(adj, dtype=np.float32)
 
 
+def unique_ids(ids: Sequence[Any], what: str = "node") -> tuple[str, ...]:
+    """Ids as strings, checked for duplicates (the error names the id and both positions)."""
+    out = tuple(str(i) for i in ids)
+    seen: dict[str, int] = {}
+    for i, v in enumerate(out):
+        if v in seen:
+            raise ValueError(f"duplicate {what} id {v!r} at rows {seen[v]} and {i}")
+        seen[v] = i
+    return out
+
+
 def read_sensor_ids(path: str | Path) -> list[str]:
     """Read a sensor id list: one per line (``PEMS03.txt``) or comma-separated
     (``graph_sensor_ids.txt``); duplicates are an error."""
     text = Path(path).read_text(encoding="utf-8")
     ids = [t.strip() for t in text.replace(",", "\n").split() if t.strip()]
-    seen: dict[str, int] = {}
-    for i, v in enumerate(ids):
-        if v in seen:
-            raise ValueError(f"{path}: sensor id {v!r} appears at positions {seen[v]} and {i}")
-        seen[v] = i
-    return ids
+    try:
+        return list(unique_ids(ids, "sensor"))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def _has_header(path: Path) -> bool:
@@ -136,9 +154,9 @@ def check_distance_table(table: pd.DataFrame, source: str = "table") -> pd.DataF
     bad = np.flatnonzero(~np.isfinite(cost) | (np.nan_to_num(cost) < 0))
     if bad.size:
         r = int(bad[0])
-        raise ValueError(
-            f"{source}: {_row(t, r)}: cost {t['cost'].iat[r]!r} is not a finite number >= 0"
-        )
+        raw = t["cost"].iat[r]
+        shown = repr(raw) if isinstance(raw, str) else str(raw)
+        raise ValueError(f"{source}: {_row(t, r)}: cost {shown} is not a finite number >= 0")
     ends = {c: t[c].astype(str).str.strip() for c in ("from", "to")}
     return pd.DataFrame({"from": ends["from"], "to": ends["to"], "cost": cost}, index=t.index)
 

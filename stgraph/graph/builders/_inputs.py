@@ -13,19 +13,9 @@ from typing import Any, Literal
 import numpy as np
 
 from stgraph.graph import geo
+from stgraph.graph.io import unique_ids
 
 Metric = Literal["auto", "haversine", "utm", "euclidean"]
-
-
-def unique_ids(ids: Sequence[Any], what: str = "node") -> tuple[str, ...]:
-    """Ids as strings, checked for duplicates (the error names the id and both positions)."""
-    out = tuple(str(i) for i in ids)
-    seen: dict[str, int] = {}
-    for i, v in enumerate(out):
-        if v in seen:
-            raise ValueError(f"duplicate {what} id {v!r} at rows {seen[v]} and {i}")
-        seen[v] = i
-    return out
 
 
 def geo_frame_crs(frame: Any, what: str) -> str:

@@ -19,11 +19,10 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from stgraph.graph import geo
-from stgraph.graph.builders._common import finalize
-from stgraph.graph.builders._inputs import as_points, check_geometries, geo_frame_crs
+from stgraph.graph.builders._inputs import Points, as_points, check_geometries, geo_frame_crs
 from stgraph.graph.builders.points import Ids
 from stgraph.graph.builders.registry import register_builder
-from stgraph.graph.kernels import gaussian_kernel
+from stgraph.graph.builders.table import distance_matrix_graph
 from stgraph.graph.sensor_graph import SensorGraph
 
 _MIN_LENGTH = 1e-9  # zero-length pieces (a sensor on a vertex) still count as edges
@@ -181,8 +180,54 @@ def road_network_graph(
     """
     if not 0 < kappa < 1:
         raise ValueError(f"kappa must be in (0, 1), got {kappa}")
-    work = _metric_crs(roads)
     pts = as_points(sensors, ids, crs)
+    dist = _road_distances(roads, pts, oneway, max_snap, max_distance, tolerance)
+    return distance_matrix_graph(
+        dist,
+        pts.ids,
+        sigma=sigma,
+        kappa=kappa,
+        self_loops=self_loops,
+        coords=pts.xy,
+        crs=pts.crs,
+        name=name,
+    )
+
+
+def road_distances(
+    roads: Any,
+    sensors: Any,
+    *,
+    oneway: str | None = None,
+    ids: Ids = None,
+    crs: str | None = None,
+    max_snap: float | None = None,
+    max_distance: float | None = None,
+    tolerance: float = 1e-3,
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Directed shortest road distances between sensors (the matrix behind
+    :func:`road_network_graph`; arguments as there).
+
+    Returns:
+        ``(ids, dist)`` with ``dist[i, j]`` the road distance from sensor ``i`` to sensor
+        ``j`` in metres (metric CRS units), ``inf`` when unreachable.
+
+    Shapes:
+        dist: [N, N]
+    """
+    pts = as_points(sensors, ids, crs)
+    return pts.ids, _road_distances(roads, pts, oneway, max_snap, max_distance, tolerance)
+
+
+def _road_distances(
+    roads: Any,
+    pts: Points,
+    oneway: str | None,
+    max_snap: float | None,
+    max_distance: float | None,
+    tolerance: float,
+) -> np.ndarray:
+    work = _metric_crs(roads)
     seg = _Segments(roads.to_crs(work), oneway, tolerance)
     at = shapely.points(geo.transform(pts.xy, pts.crs, work))
     which, gap = _nearest_segment(seg.lines, at)
@@ -195,19 +240,9 @@ def road_network_graph(
     g = _digraph(*seg.directed_pieces(which, t), len(seg.xy) + len(pts))
     csr = nx.to_scipy_sparse_array(g, nodelist=range(g.number_of_nodes()), weight="length")
     sources = len(seg.xy) + np.arange(len(pts))
-    dist = np.vstack(
-        [
-            dijkstra(csr, indices=block, limit=np.inf if max_distance is None else max_distance)[
-                :, sources
-            ]
-            for block in np.array_split(sources, max(1, len(sources) // _SOURCES_PER_BLOCK))
-        ]
-    )
-    w = gaussian_kernel(dist, sigma=sigma, kappa=kappa)
-    if not self_loops:
-        np.fill_diagonal(w, 0.0)
-    graph = SensorGraph.from_dense(w, pts.ids, coords=pts.xy, crs=pts.crs, name=name)
-    return finalize(graph)
+    limit = np.inf if max_distance is None else max_distance
+    blocks = np.array_split(sources, max(1, len(sources) // _SOURCES_PER_BLOCK))
+    return np.vstack([dijkstra(csr, indices=b, limit=limit)[:, sources] for b in blocks])
 
 
 def _nearest_segment(lines: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

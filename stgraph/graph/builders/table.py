@@ -1,5 +1,6 @@
-r"""Graphs from pairwise distance tables (``from, to, cost``), as released with DCRNN
-(``distances_bay_2017.csv``) and ASTGCN/STSGCN (``PEMS0X.csv``)."""
+r"""Graphs from pairwise distances: ``from, to, cost`` tables, as released with DCRNN
+(``distances_bay_2017.csv``) and ASTGCN/STSGCN (``PEMS0X.csv``), and dense distance matrices
+(STGCN's ``PeMSD7_W_228.csv``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from stgraph.graph.builders._inputs import unique_ids
 from stgraph.graph.builders.registry import register_builder
 from stgraph.graph.geo import check_coords, is_geographic
 from stgraph.graph.io import check_distance_table, read_distance_table, select_known
-from stgraph.graph.kernels import Weighting, edge_weights
+from stgraph.graph.kernels import Weighting, edge_weights, gaussian_kernel
 from stgraph.graph.sensor_graph import SensorGraph
 
 Duplicates = Literal["equal", "min", "max", "mean", "first"]
@@ -124,3 +125,50 @@ def distance_table_graph(
         name=name,
     )
     return finalize(graph)
+
+
+@register_builder("distance-matrix", "a dense N x N distance matrix (inf = unknown) + Gaussian")
+def distance_matrix_graph(
+    dist: Any,
+    ids: Sequence[Any] | None = None,
+    *,
+    sigma: float | None = None,
+    kappa: float = 0.1,
+    self_loops: bool = False,
+    coords: Any = None,
+    crs: str | None = None,
+    name: str = "distance-matrix",
+) -> SensorGraph:
+    r"""Graph from a dense distance matrix with the thresholded Gaussian kernel
+    (:func:`stgraph.graph.kernels.gaussian_kernel`).
+
+    .. math::
+        W_{ij} = \exp(-d_{ij}^2/\sigma^2) \text{ if } \ge \kappa \text{ else } 0
+
+    ``sigma=None`` is DCRNN's std of the finite entries. STGCN's PeMSD7 recipe (Yu et al.,
+    IJCAI 2018, data preprocessing: :math:`\exp(-(d/10^4)^2/0.1) \ge 0.5`, no diagonal) is
+    ``sigma=10000 * sqrt(0.1)``, ``kappa=0.5``. The graph is undirected when the weights
+    are symmetric.
+
+    Args:
+        dist: ``[N, N]`` distances, ``dist[i, j]`` from ``i`` to ``j``; ``inf`` = unknown.
+        ids: node ids (default ``0..N-1``).
+        sigma: kernel width (distance units); ``None`` = std of the finite distances.
+        kappa: threshold in ``(0, 1)``.
+        self_loops: keep the unit diagonal.
+        coords, crs: optional node coordinates and their CRS (default ``"EPSG:4326"``).
+        name: graph name.
+
+    Shapes:
+        dist: [N, N] -> graph with N nodes
+    """
+    if not 0 < kappa < 1:
+        raise ValueError(f"kappa must be in (0, 1), got {kappa}")
+    w = gaussian_kernel(np.asarray(dist, dtype=np.float64), sigma=sigma, kappa=kappa)
+    if not self_loops:
+        np.fill_diagonal(w, 0.0)
+    node_ids = unique_ids(range(len(w)) if ids is None else ids, "sensor")
+    if len(node_ids) != len(w):
+        raise ValueError(f"{len(node_ids)} ids for a {len(w)}x{len(w)} distance matrix")
+    xy, crs = _table_coords(coords, crs, node_ids)
+    return finalize(SensorGraph.from_dense(w, node_ids, coords=xy, crs=crs, name=name))
