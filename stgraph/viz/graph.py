@@ -161,7 +161,10 @@ def _draw_nodes(
             zorder=3,
         )
     if colorbar:
-        ax.figure.colorbar(pts, ax=ax, fraction=0.046, pad=0.03, label=label)
+        from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+        cax = make_axes_locatable(ax).append_axes("right", size="3%", pad=0.08)
+        ax.figure.colorbar(pts, cax=cax, label=label)  # as tall as the (aspect-fixed) map
 
 
 def save_figure(fig: Figure | Any, path: str | Path, dpi: int = 150) -> Path:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
+from stgraph.graph import IsolatedNodesWarning
 from stgraph.graph.lattice import grid_to_nodes, lattice_graph, lattice_offsets, nodes_to_grid
 from stgraph.nn.lattice import LatticeConv
 
@@ -126,3 +131,25 @@ def test_grid_round_trip_through_a_masked_lattice():
     keep = torch.from_numpy(~mask)
     torch.testing.assert_close(back[:, keep], grid[:, keep])
     assert bool((back[:, torch.from_numpy(mask)] == -1.0).all())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    fin=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    drop=st.floats(0.0, 0.6),
+)
+def test_conv2d_equivalence_holds_for_any_grid_shape_and_mask(h, w, fin, seed, drop):
+    torch.manual_seed(seed)
+    mask = np.random.default_rng(seed).random((h, w)) < drop
+    conv = nn.Conv2d(fin, 2, 3, padding=1)
+    layer = LatticeConv.from_conv2d(conv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IsolatedNodesWarning)
+        graph = lattice_graph((h, w), neighbours=8, mask=mask)
+    grid = torch.randn(1, h, w, fin).masked_fill(torch.from_numpy(mask)[None, :, :, None], 0.0)
+    out, _ = graph_layer_on_grid(layer, graph, grid, mask)
+    expected = grid_to_nodes(conv_on_grid(conv, grid), mask)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
