@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgraph.graph.normalization import normalize, reverse
-from stgraph.nn.propagate import GraphOperator, Layout, cached_operator
+from stgraph.nn.init import glorot_
+from stgraph.nn.propagate import Layout, graph_operator, powers
 
 
 class DiffusionConv(nn.Module):
@@ -54,35 +54,22 @@ class DiffusionConv(nn.Module):
 
     def reset_parameters(self) -> None:
         """Glorot weights, zero bias."""
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
-
-    def _operators(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> list[GraphOperator]:
-        n = x.shape[-2]
-
-        def fwd(ei: Tensor, ew: Tensor | None) -> GraphOperator:
-            e, w = normalize(ei, ew, n, "rw")
-            return GraphOperator(e, w, n, self.layout)
-
-        def bwd(ei: Tensor, ew: Tensor | None) -> GraphOperator:
-            e, w = normalize(reverse(ei), ew, n, "rw")
-            return GraphOperator(e, w, n, self.layout)
-
-        ops = [cached_operator(self, "fwd", edge_index, edge_weight, fwd)]
-        if self.bidirectional:
-            ops.append(cached_operator(self, "bwd", edge_index, edge_weight, bwd))
-        return ops
+        glorot_(self.lin)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         terms = [x]
-        for op in self._operators(x, edge_index, edge_weight) if self.k else []:
-            h = x
-            for _ in range(self.k):
-                h = op(h)
-                terms.append(h)
+        directions = (False, True) if self.bidirectional else (False,)
+        for against in directions if self.k else ():
+            op = graph_operator(
+                self,
+                edge_index,
+                edge_weight,
+                x.shape[-2],
+                "rw",
+                against_edges=against,
+                layout=self.layout,
+            )
+            terms += powers(op, x, self.k)
         return self.lin(torch.cat(terms, dim=-1))
 
     def extra_repr(self) -> str:

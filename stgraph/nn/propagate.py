@@ -1,24 +1,71 @@
 r"""Fast fixed-graph propagation: ``P x`` for ``x`` of shape ``[..., N, F]``.
 
 A :class:`GraphOperator` turns a (normalised) edge list into a dense matrix or a
-``torch.sparse`` CSR matrix once and applies it to any number of leading batch/time dims.
-:func:`cached_operator` memoises it on a module, keyed by the identity and version of the
-edge tensors, so a model that sees the same fixed graph every step builds it once.
+``torch.sparse`` CSR matrix once and applies it to any number of leading batch/time dims:
+the dense product broadcasts over them (no copy), the CSR product folds them into columns
+(:func:`stgraph.nn.fold.nodes_first`). :func:`cached_operator` memoises an operator on a
+module, keyed by the identity and version of the edge tensors, so a model that sees the same
+fixed graph every step builds it once.
+
+The ``"auto"`` layout picks the cheaper product from a cost model measured on CPU
+(``tools/bench/layers.py --auto`` re-measures it): a dense product costs about
+``N^2`` per column, a CSR product about ``DENSE_NNZ_COST * nnz + DENSE_NODE_COST * N`` (the
+sparse kernel is ~20x slower per non-zero than a dense one, and it needs the two layout
+copies of :func:`~stgraph.nn.fold.nodes_first`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
-from stgraph.graph.normalization import propagation_csr, propagation_dense
+from stgraph.graph.normalization import (
+    Normalization,
+    normalize,
+    propagation_csr,
+    propagation_dense,
+    reverse,
+)
+from stgraph.nn.fold import nodes_first, nodes_last
 
 Layout = Literal["auto", "dense", "sparse"]
-DENSE_MAX_NODES = 4096
-DENSE_MIN_DENSITY = 0.1
+DENSE_NNZ_COST = 22.0
+"""Cost of one CSR non-zero in units of one dense ``N x N`` entry (measured)."""
+DENSE_NODE_COST = 130.0
+"""Cost of the CSR layout copies per node, in the same units (measured)."""
+
+
+def choose_layout(num_nodes: int, nnz: int) -> Literal["dense", "sparse"]:
+    r"""The ``"auto"`` rule: dense when :math:`N^2 \le 22\,\mathrm{nnz} + 130\,N`.
+
+    Equivalently dense when the mean in-degree exceeds ``(N - 130) / 22``: every graph up to
+    130 nodes, a 207-node graph from 4 neighbours per node, a 2,000-node graph only from 85.
+
+    Shapes:
+        num_nodes: ``N``; nnz: number of non-zeros of ``P``
+    """
+    dense = num_nodes**2 <= DENSE_NNZ_COST * nnz + DENSE_NODE_COST * num_nodes
+    return "dense" if dense else "sparse"
+
+
+class _FixedPropagation(torch.autograd.Function):
+    """``P x`` with a constant ``P``: the backward pass is ``P^T g`` with a stored transpose
+    (a CSR transpose would otherwise be rebuilt every step, and a dense broadcast product
+    with a stride-0 gradient, as ``out.sum().backward()`` sends, is pathologically slow)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, op: GraphOperator) -> Tensor:
+        ctx.op = op
+        return op.apply(op.matrix, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        op: GraphOperator = ctx.op
+        return op.apply(op.transposed(), grad.contiguous()), None
 
 
 class GraphOperator:
@@ -26,10 +73,9 @@ class GraphOperator:
 
     Args:
         edge_index: source/target indices.
-        edge_weight: weights (already normalised as wanted).
+        edge_weight: weights (already normalised as wanted); may require grad.
         num_nodes: ``N``.
-        layout: ``"dense"``, ``"sparse"`` (CSR) or ``"auto"`` (dense for ``N <=`` 4096
-            when at least 10 % of the entries are non-zero, otherwise CSR).
+        layout: ``"dense"``, ``"sparse"`` (CSR) or ``"auto"`` (:func:`choose_layout`).
 
     Shapes:
         edge_index: [2, E], edge_weight: [E]
@@ -40,32 +86,66 @@ class GraphOperator:
         self, edge_index: Tensor, edge_weight: Tensor, num_nodes: int, layout: Layout = "auto"
     ) -> None:
         if layout == "auto":
-            dense = (
-                num_nodes <= DENSE_MAX_NODES
-                and edge_index.size(1) >= DENSE_MIN_DENSITY * num_nodes**2
-            )
-            layout = "dense" if dense else "sparse"
-        self.layout = layout
-        self.num_nodes = num_nodes
+            layout = choose_layout(num_nodes, edge_index.size(1))
         if layout == "dense":
-            self.matrix = propagation_dense(edge_index, edge_weight, num_nodes)
+            matrix = propagation_dense(edge_index, edge_weight, num_nodes)
         elif layout == "sparse":
-            self.matrix = propagation_csr(edge_index, edge_weight, num_nodes)
+            matrix = propagation_csr(edge_index, edge_weight, num_nodes)
         else:
             raise ValueError(f"layout must be 'auto', 'dense' or 'sparse', got {layout!r}")
+        self._init(matrix, layout)
+
+    @classmethod
+    def from_dense(cls, matrix: Tensor) -> GraphOperator:
+        """Wrap a dense ``[N, N]`` propagation matrix (e.g. a learned adjacency)."""
+        op = cls.__new__(cls)
+        op._init(matrix, "dense")
+        return op
+
+    def _init(self, matrix: Tensor, layout: str) -> None:
+        self.matrix, self.layout, self.num_nodes = matrix, layout, matrix.shape[0]
+        self._transposed: Tensor | None = None
+
+    def transposed(self) -> Tensor:
+        """``P^T`` in the same layout (built once)."""
+        if self._transposed is None:
+            if self.layout == "dense":
+                self._transposed = self.matrix.t()
+            else:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
+                    self._transposed = self.matrix.t().to_sparse_csr()
+        return self._transposed
+
+    def apply(self, matrix: Tensor, x: Tensor) -> Tensor:
+        """``matrix @ x`` over the node axis in this operator's layout (no autograd magic)."""
+        if self.layout == "dense":
+            return torch.matmul(matrix, x)
+        return nodes_last(torch.sparse.mm(matrix, nodes_first(x)), tuple(x.shape))
 
     def __call__(self, x: Tensor) -> Tensor:
         n = x.shape[-2]
         if n != self.num_nodes:
             raise ValueError(f"operator has {self.num_nodes} nodes, input has {n} (dim -2)")
-        p = self.matrix.to(x.dtype)
-        if self.layout == "dense":
-            return torch.matmul(p, x)
-        lead = x.shape[:-2]
-        f = x.shape[-1]
-        flat = x.reshape(-1, n, f).transpose(0, 1).reshape(n, -1)  # [N, B*F]
-        out = torch.sparse.mm(p, flat)
-        return out.reshape(n, -1, f).transpose(0, 1).reshape(*lead, n, f)
+        if self.matrix.dtype != x.dtype or self.matrix.device != x.device:
+            self._init(self.matrix.to(x.device, x.dtype), self.layout)
+        if self.matrix.requires_grad:
+            return self.apply(self.matrix, x)
+        out: Tensor = _FixedPropagation.apply(x, self)
+        return out
+
+
+def powers(op: GraphOperator, x: Tensor, k: int) -> list[Tensor]:
+    """``[P x, P^2 x, ..., P^k x]``.
+
+    Shapes:
+        x: [..., N, F] -> k tensors [..., N, F]
+    """
+    out = []
+    for _ in range(k):
+        x = op(x)
+        out.append(x)
+    return out
 
 
 def _key(*tensors: Tensor) -> tuple:
@@ -98,3 +178,40 @@ def cached_operator(
     op = build(edge_index, edge_weight)
     cache[name] = (key, op)
     return op
+
+
+def graph_operator(
+    module: nn.Module,
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    num_nodes: int,
+    kind: Normalization,
+    *,
+    self_loops: bool = False,
+    against_edges: bool = False,
+    scale: float = 1.0,
+    layout: Layout = "auto",
+) -> GraphOperator:
+    """The normalised propagation operator a layer needs, cached on the layer.
+
+    Args:
+        module: the layer that owns the cache.
+        edge_index: source/target indices.
+        edge_weight: raw weights (``None`` = ones).
+        num_nodes: ``N``.
+        kind: normalisation (see :func:`stgraph.graph.normalization.normalize`).
+        self_loops: add ``I`` before normalising.
+        against_edges: walk the reversed edges (``P = A`` instead of ``A^T``).
+        scale: multiply every weight (e.g. ``-1`` for Chebyshev's rescaled Laplacian).
+        layout: propagation backend.
+
+    Shapes:
+        edge_index: [2, E], edge_weight: [E] -> operator on [..., N, F]
+    """
+
+    def build(ei: Tensor, ew: Tensor | None) -> GraphOperator:
+        e, w = normalize(reverse(ei) if against_edges else ei, ew, num_nodes, kind, self_loops)
+        return GraphOperator(e, w * scale if scale != 1.0 else w, num_nodes, layout)
+
+    name = f"{kind}|{self_loops}|{against_edges}|{scale}|{layout}|{num_nodes}"
+    return cached_operator(module, name, edge_index, edge_weight, build)
