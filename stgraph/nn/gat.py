@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from stgraph.graph.normalization import add_self_loops, remove_self_loops
+from stgraph.graph.normalization import add_self_loops
 from stgraph.nn.init import glorot_
 from stgraph.nn.propagate import Layout, graph_operator
 
@@ -108,9 +108,8 @@ class GATConv(MessagePassing):
 
     def _dense(self, h: Tensor, a_src: Tensor, a_dst: Tensor, edge_index: Tensor) -> Tensor:
         n = h.shape[1]
-        ei = remove_self_loops(edge_index)[0]
-        adj = graph_operator(
-            self, ei, None, n, "none", self_loops=self.self_loops, layout="dense"
+        adj = graph_operator(  # existing self-loops are replaced, never doubled
+            self, edge_index, None, n, "none", self_loops=self.self_loops, layout="dense"
         ).matrix
         scores = a_dst.permute(0, 2, 1, 3) + a_src.permute(0, 2, 3, 1)  # [S, H, N, N]
         scores = F.leaky_relu(scores, self.negative_slope).masked_fill(adj == 0, float("-inf"))

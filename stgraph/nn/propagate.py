@@ -17,6 +17,7 @@ copies of :func:`~stgraph.nn.fold.nodes_first`).
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -149,7 +150,11 @@ def powers(op: GraphOperator, x: Tensor, k: int) -> list[Tensor]:
 
 
 def _key(*tensors: Tensor) -> tuple:
-    return tuple((t.data_ptr(), t._version, tuple(t.shape), t.device, t.dtype) for t in tensors)
+    return tuple((t._version, tuple(t.shape), t.device, t.dtype) for t in tensors)
+
+
+def _same(refs: tuple[weakref.ref, ...], tensors: tuple[Tensor, ...]) -> bool:
+    return len(refs) == len(tensors) and all(r() is t for r, t in zip(refs, tensors, strict=True))
 
 
 def cached_operator(
@@ -161,22 +166,23 @@ def cached_operator(
 ) -> GraphOperator:
     """Return ``build(edge_index, edge_weight)``, memoised on ``module`` under ``name``.
 
-    The cache is keyed by storage pointer, in-place version counter, shape, device and dtype
-    of the edge tensors, so an in-place change or a new graph rebuilds it. Learnable weights
+    The cache holds weak references to the edge tensors and their in-place version counters:
+    the very same tensor objects, unchanged, hit; a new tensor (even at a recycled address),
+    an in-place change or a freed graph rebuilds it. Learnable weights
     (``edge_weight.requires_grad``) are never cached, so gradients still reach them.
     """
     tensors = (edge_index,) if edge_weight is None else (edge_index, edge_weight)
     if edge_weight is not None and edge_weight.requires_grad and torch.is_grad_enabled():
         return build(edge_index, edge_weight)
     key = _key(*tensors)
-    cache: dict[str, tuple[tuple, GraphOperator]] = module.__dict__.setdefault(
+    cache: dict[str, tuple[tuple, tuple, GraphOperator]] = module.__dict__.setdefault(
         "_stgraph_op_cache", {}
     )
     hit = cache.get(name)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    if hit is not None and hit[1] == key and _same(hit[0], tensors):
+        return hit[2]
     op = build(edge_index, edge_weight)
-    cache[name] = (key, op)
+    cache[name] = (tuple(weakref.ref(t) for t in tensors), key, op)
     return op
 
 

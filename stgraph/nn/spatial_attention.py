@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from stgraph.graph.normalization import remove_self_loops
 from stgraph.nn.attention import MultiHeadAttention
 from stgraph.nn.propagate import graph_operator
 
@@ -59,9 +58,8 @@ class SpatialAttention(nn.Module):
         if self.masked:
             if edge_index is None:
                 raise ValueError("a masked SpatialAttention needs edge_index")
-            ei = remove_self_loops(edge_index)[0]
             op = graph_operator(
-                self, ei, None, x.shape[-2], "none", self_loops=True, layout="dense"
+                self, edge_index, None, x.shape[-2], "none", self_loops=True, layout="dense"
             )
             mask = op.matrix != 0
         out: Tensor = self.attn(x, attn_mask=mask)
