@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.nn.init import glorot_
-from stgraph.nn.propagate import GraphOperator, powers
+from stgraph.nn.polynomial import graph_polynomial
+from stgraph.nn.propagate import GraphOperator
 
 
 class AdaptiveAdjacency(nn.Module):
@@ -96,7 +97,7 @@ class AdaptiveGraphConv(nn.Module):
         self, x: Tensor, edge_index: Tensor | None = None, edge_weight: Tensor | None = None
     ) -> Tensor:
         op = GraphOperator.from_dense(self.adjacency())
-        return self.lin(torch.cat([x, *powers(op, x, self.k)], dim=-1))
+        return graph_polynomial(x, self.lin, [op], self.k)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, k={self.k}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from stgraph.nn.init import glorot_
+from stgraph.nn.polynomial import graph_polynomial
 from stgraph.nn.propagate import Layout, graph_operator
 
 
@@ -19,7 +19,8 @@ class ChebConv(nn.Module):
     with the rescaled Laplacian :math:`\tilde L = 2L/\lambda_{max} - I` of
     :math:`L = I - D^{-1/2} A D^{-1/2}` and :math:`\lambda_{max} = 2` (as in STGCN and PyG),
     so :math:`\tilde L = -D^{-1/2} A D^{-1/2}` (no self-loops). The ``K`` terms are
-    concatenated and mixed by one linear map.
+    concatenated and mixed by one linear map (evaluated by Clenshaw's recurrence when that is
+    cheaper, see :func:`~stgraph.nn.polynomial.graph_polynomial`).
 
     Args:
         in_channels: size of each input feature vector.
@@ -59,15 +60,10 @@ class ChebConv(nn.Module):
         glorot_(self.lin)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        terms = [x]
-        if self.k > 1:
-            op = graph_operator(
-                self, edge_index, edge_weight, x.shape[-2], "sym", scale=-1.0, layout=self.layout
-            )
-            terms.append(op(x))
-            for _ in range(2, self.k):
-                terms.append(2.0 * op(terms[-1]) - terms[-2])
-        return self.lin(torch.cat(terms, dim=-1))
+        op = graph_operator(
+            self, edge_index, edge_weight, x.shape[-2], "sym", scale=-1.0, layout=self.layout
+        )
+        return graph_polynomial(x, self.lin, [op], self.k - 1, chebyshev=True)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, k={self.k}, layout={self.layout!r}"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from stgraph.nn.init import glorot_
-from stgraph.nn.propagate import Layout, graph_operator, powers
+from stgraph.nn.polynomial import graph_polynomial
+from stgraph.nn.propagate import Layout, graph_operator
 
 
 class DiffusionConv(nn.Module):
@@ -18,7 +18,8 @@ class DiffusionConv(nn.Module):
 
     The forward walk follows edge directions (a node hears its upstream neighbours), the
     backward walk runs against them; the ``k = 0`` terms are merged into one. All
-    ``2K + 1`` diffused copies are concatenated and mixed by one linear map.
+    ``2K + 1`` diffused copies are concatenated and mixed by one linear map (evaluated by
+    :func:`~stgraph.nn.polynomial.graph_polynomial` in the cheaper order).
 
     Args:
         in_channels: size of each input feature vector.
@@ -57,20 +58,20 @@ class DiffusionConv(nn.Module):
         glorot_(self.lin)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        terms = [x]
         directions = (False, True) if self.bidirectional else (False,)
-        for against in directions if self.k else ():
-            op = graph_operator(
+        ops = [
+            graph_operator(
                 self,
                 edge_index,
                 edge_weight,
                 x.shape[-2],
                 "rw",
-                against_edges=against,
+                against_edges=a,
                 layout=self.layout,
             )
-            terms += powers(op, x, self.k)
-        return self.lin(torch.cat(terms, dim=-1))
+            for a in directions
+        ]
+        return graph_polynomial(x, self.lin, ops, self.k)
 
     def extra_repr(self) -> str:
         return (

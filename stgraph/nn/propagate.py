@@ -54,23 +54,26 @@ def choose_layout(num_nodes: int, nnz: int) -> Literal["dense", "sparse"]:
 
 
 class _FixedPropagation(torch.autograd.Function):
-    """``P x`` with a constant ``P``: the backward pass is ``P^T g`` with a stored transpose
-    (a CSR transpose would otherwise be rebuilt every step, and a dense broadcast product
-    with a stride-0 gradient, as ``out.sum().backward()`` sends, is pathologically slow)."""
+    """``alpha * P x + add`` with a constant ``P``: the backward pass is ``alpha * P^T g``
+    with a stored transpose (a CSR transpose would otherwise be rebuilt every step, and a
+    broadcast ``torch.matmul`` with a stride-0 gradient, as ``out.sum().backward()`` sends,
+    is pathologically slow)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, op: GraphOperator) -> Tensor:
-        ctx.op = op
-        return op.apply(op.matrix, x)
+    def forward(ctx: Any, x: Tensor, add: Tensor | None, op: GraphOperator, alpha: float) -> Tensor:
+        ctx.op, ctx.alpha, ctx.has_add = op, alpha, add is not None
+        return op.apply(op.matrix, x, add, alpha)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor | None, None, None]:
         op: GraphOperator = ctx.op
-        return op.apply(op.transposed(), grad.contiguous()), None
+        gx = op.apply(op.transposed(), grad.contiguous(), None, ctx.alpha)
+        return gx, grad if ctx.has_add else None, None, None
 
 
 class GraphOperator:
-    """Linear operator ``x -> P x`` over the node axis, with ``P[target, source] = w``.
+    """Linear operator ``x -> alpha * P x (+ add)`` over the node axis, with
+    ``P[target, source] = w``.
 
     Args:
         edge_index: source/target indices.
@@ -80,7 +83,8 @@ class GraphOperator:
 
     Shapes:
         edge_index: [2, E], edge_weight: [E]
-        __call__: x [..., N, F] -> [..., N, F]
+        __call__: x [..., N, F], add [..., N, F] (optional, fused into the product)
+        -> [..., N, F]
     """
 
     def __init__(
@@ -111,42 +115,43 @@ class GraphOperator:
         """``P^T`` in the same layout (built once)."""
         if self._transposed is None:
             if self.layout == "dense":
-                self._transposed = self.matrix.t()
+                self._transposed = self.matrix.t().contiguous()
             else:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
                     self._transposed = self.matrix.t().to_sparse_csr()
         return self._transposed
 
-    def apply(self, matrix: Tensor, x: Tensor) -> Tensor:
-        """``matrix @ x`` over the node axis in this operator's layout (no autograd magic)."""
-        if self.layout == "dense":
-            return torch.matmul(matrix, x)
-        return nodes_last(torch.sparse.mm(matrix, nodes_first(x)), tuple(x.shape))
+    def apply(
+        self, matrix: Tensor, x: Tensor, add: Tensor | None = None, alpha: float = 1.0
+    ) -> Tensor:
+        """``alpha * matrix @ x + add`` over the node axis (plain autograd). Dense: one
+        batched GEMM over the folded leading dims, the addition fused (``baddbmm``)."""
+        if self.layout == "sparse":
+            out = nodes_last(torch.sparse.mm(matrix, nodes_first(x)), tuple(x.shape))
+            return out * alpha if add is None else torch.add(add, out, alpha=alpha)
+        n, f = x.shape[-2], x.shape[-1]
+        x3 = x.reshape(-1, n, f)
+        p3 = matrix.expand(x3.shape[0], n, n)
+        if add is None:
+            out = torch.bmm(p3, x3)
+            out = out if alpha == 1.0 else out * alpha
+        else:
+            out = torch.baddbmm(add.reshape(x3.shape), p3, x3, alpha=alpha)
+        return out.reshape(x.shape)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, add: Tensor | None = None, alpha: float = 1.0) -> Tensor:
         n = x.shape[-2]
         if n != self.num_nodes:
             raise ValueError(f"operator has {self.num_nodes} nodes, input has {n} (dim -2)")
+        if add is not None and add.shape != x.shape:
+            raise ValueError(f"add must have the shape of x {tuple(x.shape)}, got {add.shape}")
         if self.matrix.dtype != x.dtype or self.matrix.device != x.device:
             self._init(self.matrix.to(x.device, x.dtype), self.layout)
         if self.matrix.requires_grad:
-            return self.apply(self.matrix, x)
-        out: Tensor = _FixedPropagation.apply(x, self)
+            return self.apply(self.matrix, x, add, alpha)
+        out: Tensor = _FixedPropagation.apply(x, add, self, alpha)
         return out
-
-
-def powers(op: GraphOperator, x: Tensor, k: int) -> list[Tensor]:
-    """``[P x, P^2 x, ..., P^k x]``.
-
-    Shapes:
-        x: [..., N, F] -> k tensors [..., N, F]
-    """
-    out = []
-    for _ in range(k):
-        x = op(x)
-        out.append(x)
-    return out
 
 
 def _key(*tensors: Tensor) -> tuple:
