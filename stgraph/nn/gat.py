@@ -24,7 +24,8 @@ class GATConv(MessagePassing):
     (heads concatenated, eq. 5, or averaged, eq. 6). Attention weights depend on the features,
     so there is no fixed operator to reuse: ``layout="sparse"`` runs a PyG ``MessagePassing``
     over the edges with :func:`torch_geometric.utils.softmax` (no compiled extras needed),
-    batched over all leading dims (``node_dim=-3``); ``layout="dense"`` computes the masked
+    batched over all leading dims (gathered node-first, ``node_dim=0``, where PyG's scatter
+    kernels are fastest); ``layout="dense"`` computes the masked
     ``N x N`` scores (memory ``heads * N^2`` per time step and batch item; small graphs only).
     Both give the same result on graphs without duplicate edges. ``edge_weight`` is accepted
     for interface compatibility and ignored (GAT learns its own edge weights).
@@ -56,7 +57,7 @@ class GATConv(MessagePassing):
         bias: bool = True,
         layout: Layout = "sparse",
     ) -> None:
-        super().__init__(aggr="sum", node_dim=-3)
+        super().__init__(aggr="sum", node_dim=0)
         if concat and out_channels % heads:
             raise ValueError(f"out_channels={out_channels} must be divisible by heads={heads}")
         self.in_channels, self.out_channels, self.heads, self.concat = (
@@ -93,7 +94,8 @@ class GATConv(MessagePassing):
             ei = edge_index
             if self.self_loops:
                 ei = add_self_loops(edge_index, None, n)[0]
-            out = self.propagate(ei, x=h, alpha=(a_src, a_dst))
+            nf = (h.transpose(0, 1), a_src.transpose(0, 1), a_dst.transpose(0, 1))  # node-first
+            out = self.propagate(ei, x=nf[0], alpha=(nf[1], nf[2])).transpose(0, 1)
         out = out.reshape(*lead, n, -1) if self.concat else out.mean(dim=-2).reshape(*lead, n, -1)
         return out if self.bias is None else out + self.bias
 
@@ -103,8 +105,8 @@ class GATConv(MessagePassing):
     def message(
         self, x_j: Tensor, alpha_j: Tensor, alpha_i: Tensor, index: Tensor, size_i: int | None
     ) -> Tensor:
-        scores = F.leaky_relu(alpha_j + alpha_i, self.negative_slope)  # [S, E, H, 1]
-        return x_j * self._coefficients(softmax(scores, index, num_nodes=size_i, dim=-3))
+        scores = F.leaky_relu(alpha_j + alpha_i, self.negative_slope)  # [E, S, H, 1]
+        return x_j * self._coefficients(softmax(scores, index, num_nodes=size_i, dim=0))
 
     def _dense(self, h: Tensor, a_src: Tensor, a_dst: Tensor, edge_index: Tensor) -> Tensor:
         n = h.shape[1]
