@@ -3,10 +3,21 @@ hidden states (seed article secs. 6.1.1 and 6.1.2)."""
 
 from __future__ import annotations
 
+from torch import nn
+
 from stgraph.nn.recurrent import GraphGRUCell, GraphLSTMCell, RecurrentLayer, SpatialFactory
 
 
-class AttentionLSTM(RecurrentLayer):
+class _AttentionRNN(RecurrentLayer):
+    cell_type: type[nn.Module] = GraphGRUCell
+
+    def __init__(
+        self, in_channels: int, hidden_channels: int, conv: SpatialFactory | None = None
+    ) -> None:
+        super().__init__(self.cell_type(in_channels, hidden_channels, conv), attention=True)
+
+
+class AttentionLSTM(_AttentionRNN):
     r"""LSTM with attention over its previous hidden and cell states (seed article sec. 6.1.1;
     the seed's update drops :math:`x_t` and the output gate, so this follows LSTMN, Cheng
     et al., EMNLP 2016, eqs. 3-8, with the seed's scaled dot-product score; see
@@ -21,13 +32,10 @@ class AttentionLSTM(RecurrentLayer):
         x: [B, T, N, in_channels] -> [B, T, N, hidden_channels]
     """
 
-    def __init__(
-        self, in_channels: int, hidden_channels: int, conv: SpatialFactory | None = None
-    ) -> None:
-        super().__init__(GraphLSTMCell(in_channels, hidden_channels, conv), attention=True)
+    cell_type = GraphLSTMCell
 
 
-class AttentionGRU(RecurrentLayer):
+class AttentionGRU(_AttentionRNN):
     r"""GRU with attention over its previous hidden states (seed article sec. 6.1.2, whose
     update equations are garbled; the GRU recurrence of Cho et al., EMNLP 2014, reads the
     attention summary :math:`\tilde h_{t-1}` in place of :math:`h_{t-1}`; see
@@ -42,7 +50,4 @@ class AttentionGRU(RecurrentLayer):
         x: [B, T, N, in_channels] -> [B, T, N, hidden_channels]
     """
 
-    def __init__(
-        self, in_channels: int, hidden_channels: int, conv: SpatialFactory | None = None
-    ) -> None:
-        super().__init__(GraphGRUCell(in_channels, hidden_channels, conv), attention=True)
+    cell_type = GraphGRUCell

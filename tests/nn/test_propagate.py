@@ -66,4 +66,7 @@ def test_auto_layout_rule():
     assert choose_layout(100, 200) == "dense"  # small graphs: always dense
     assert choose_layout(207, 207 * 8) == "dense"  # METR-LA-like
     assert choose_layout(2000, 2000 * 8) == "sparse"
+    assert choose_layout(400, 400 * 5) == "dense"
+    assert choose_layout(800, 800 * 18) == "sparse"
+    assert choose_layout(800, 800 * 70) == "dense"
     assert choose_layout(2000, 2000 * 200) == "dense"  # 10 % dense
