@@ -216,7 +216,9 @@ def test_results_do_not_depend_on_the_batch(case):
     torch.testing.assert_close(full[1:2], one, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.graph and c.equivariant], ids=str)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.graph and c.equivariant], ids=lambda c: c.name
+)
 def test_graph_layers_are_permutation_equivariant(case):
     """Permuting the nodes and relabelling the edges permutes the output."""
     m = _build(case).eval()
@@ -231,7 +233,7 @@ def test_graph_layers_are_permutation_equivariant(case):
     torch.testing.assert_close(out_p, out[:, :, perm], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.causal], ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES if c.causal], ids=lambda c: c.name)
 def test_causal_layers_ignore_the_future(case):
     """Perturbing steps > t leaves every output at steps <= t unchanged."""
     m = _build(case).eval()
@@ -246,7 +248,7 @@ def test_causal_layers_ignore_the_future(case):
     assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.layouts], ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES if c.layouts], ids=lambda c: c.name)
 def test_sparse_and_dense_paths_agree(case):
     ei, ew = _graph()
     x = _x().requires_grad_(True)
