@@ -8,25 +8,21 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models.registry import ModelSpec, register_model
-from stgraph.nn import CalendarEmbedding, GCNConv, TemporalAttention, sinusoidal_positions
+from stgraph.nn import (
+    CalendarEmbedding,
+    FeedForward,
+    GCNConv,
+    ResidualSTBlock,
+    TemporalAttention,
+    sinusoidal_positions,
+)
 
 
-class _FeedForward(nn.Sequential):
-    def __init__(self, dim: int, dropout: float) -> None:
-        super().__init__(
-            nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim)
-        )
-
-
-class STBlock(nn.Module):
-    r"""Pre-norm spatio-temporal block: a residual GCN sub-layer, a residual temporal
-    multi-head self-attention sub-layer and a residual feed-forward sub-layer, each with layer
-    norm and dropout (seed article sec. 4.4: residual connections, layer norm, dropout).
-
-    .. math::
-        H \leftarrow H + \mathrm{GCN}(\mathrm{LN}(H)), \quad
-        H \leftarrow H + \mathrm{MHA}_t(\mathrm{LN}(H)), \quad
-        H \leftarrow H + \mathrm{FFN}(\mathrm{LN}(H))
+class STBlock(ResidualSTBlock):
+    r"""Pre-norm spatio-temporal block: residual GCN, temporal multi-head self-attention and
+    feed-forward sub-layers, each with layer norm and dropout (seed article sec. 4.4), i.e.
+    :class:`~stgraph.nn.ResidualSTBlock` with :class:`~stgraph.nn.GCNConv` and
+    :class:`~stgraph.nn.TemporalAttention`.
 
     Args:
         dim: feature size.
@@ -39,17 +35,7 @@ class STBlock(nn.Module):
     """
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3))
-        self.gcn = GCNConv(dim, dim)
-        self.attn = TemporalAttention(dim, heads, dropout)
-        self.ffn = _FeedForward(dim, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, h: Tensor, edge_index: Tensor, edge_weight: Tensor | None) -> Tensor:
-        h = h + self.drop(self.gcn(self.norms[0](h), edge_index, edge_weight))
-        h = h + self.drop(self.attn(self.norms[1](h)))
-        return h + self.drop(self.ffn(self.norms[2](h)))
+        super().__init__(dim, GCNConv(dim, dim), TemporalAttention(dim, heads, dropout), dropout)
 
 
 @register_model(
@@ -115,7 +101,7 @@ class GCNTransformer(nn.Module):
         self.blocks = nn.ModuleList(STBlock(dim, heads, dropout) for _ in range(layers))
         self.cross = TemporalAttention(dim, heads, dropout)
         self.norm_q, self.norm_m, self.norm_f, self.norm_o = (nn.LayerNorm(dim) for _ in range(4))
-        self.ffn = _FeedForward(dim, dropout)
+        self.ffn = FeedForward(dim, dropout=dropout)
         self.read = nn.Linear(dim, out_channels)
         self.reset_parameters()
 
