@@ -22,6 +22,7 @@ from stgraph.nn.encoding import CalendarEmbedding, calendar_fourier, sinusoidal_
 from stgraph.nn.gat import GATConv
 from stgraph.nn.gcn import GCNConv
 from stgraph.nn.grid import GridConv
+from stgraph.nn.lattice import LatticeConv
 from stgraph.nn.propagate import GraphOperator, cached_operator, choose_layout, graph_operator
 from stgraph.nn.recurrent import (
     GraphGRUCell,
@@ -54,6 +55,7 @@ __all__ = [
     "GraphLSTMCell",
     "GraphOperator",
     "GridConv",
+    "LatticeConv",
     "InteractiveAttention",
     "MultiHeadAttention",
     "Pointwise",

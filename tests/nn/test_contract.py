@@ -51,6 +51,13 @@ def _cross(m: nn.Module, x: Tensor, ei: Tensor, ew: Tensor) -> Tensor:
     return m(x, torch.tanh(x[:, :, :, :F_IN]).flip(1))
 
 
+def _typed(m: nn.Module, x: Tensor, ei: Tensor, ew: Tensor) -> Tensor:
+    """Typed-edge call: edge ``e`` gets one of the 8 non-centre offsets by its position
+    (types follow the edges, not the node labels, so relabelling keeps them)."""
+    offsets = torch.tensor([0, 1, 2, 3, 5, 6, 7, 8])
+    return m(x, ei, ew, offsets[torch.arange(ei.shape[1]) % 8])
+
+
 def _grid(factory: Callable[..., nn.Module]) -> Callable[[int, int], nn.Module]:
     return partial(factory, grid=GRID)
 
@@ -68,6 +75,7 @@ CASES = [
     Case("adaptive-gcn", partial(snn.AdaptiveGraphConv, F_IN, F_OUT, N), equivariant=False),
     Case("pointwise", partial(snn.Pointwise, F_IN, F_OUT)),
     Case("grid-conv", partial(snn.GridConv, F_IN, F_OUT, GRID), equivariant=False),
+    Case("lattice-conv", partial(snn.LatticeConv, F_IN, F_OUT), call=_typed),
     Case("attention-cnn-graph", partial(snn.AttentionCNN, F_IN, F_OUT, reduction=2)),
     Case(
         "attention-cnn-grid",
