@@ -7,23 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from stgraph.models.common import covariate_width, time_features
 from stgraph.models.registry import ModelSpec, register_model
-from stgraph.nn import DiffusionConv, GraphGRUCell, calendar_fourier
-
-
-def _time_features(covariates: Tensor | None, num_covariates: int, like: Tensor) -> Tensor:
-    """Per-step covariate inputs: sin/cos calendar features plus any extra channels.
-
-    Shapes:
-        covariates: [B, S, 1 or N, C] -> [B, S, N, 4 + C - 2] (``[B, S, N, 0]`` when C = 0)
-    """
-    b, s, n = like.shape[0], like.shape[1], like.shape[2]
-    if num_covariates == 0:
-        return like.new_zeros(b, s, n, 0)
-    if covariates is None:
-        return like.new_zeros(b, s, n, 4 + num_covariates - 2)
-    feats = torch.cat([calendar_fourier(covariates), covariates[..., 2:]], -1)
-    return feats.expand(b, s, n, -1)
+from stgraph.nn import DiffusionConv, GraphGRUCell
 
 
 @register_model("dcrnn", "Diffusion-convolution GRU encoder-decoder (Li et al., ICLR 2018)")
@@ -65,7 +51,7 @@ class DCRNN(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels, self.horizon = in_channels, out_channels, horizon
         self.num_covariates = num_covariates
-        cov = 0 if num_covariates == 0 else 4 + num_covariates - 2
+        cov = covariate_width(num_covariates)
 
         def conv(i: int, o: int) -> nn.Module:
             return DiffusionConv(i, o, k=k)
@@ -113,7 +99,7 @@ class DCRNN(nn.Module):
         covariates: Tensor | None = None,
     ) -> Tensor:
         b, lookback, n, _ = x.shape
-        tf = _time_features(
+        tf = time_features(
             covariates, self.num_covariates, x.new_empty(b, lookback + self.horizon, n, 0)
         )
         hs: list[Tensor | None] = [None] * len(self.encoder)
