@@ -7,11 +7,11 @@ the dense product broadcasts over them (no copy), the CSR product folds them int
 module, keyed by the identity and version of the edge tensors, so a model that sees the same
 fixed graph every step builds it once.
 
-The ``"auto"`` layout picks the cheaper product from a cost model measured on CPU
-(``tools/bench/layers.py --auto`` re-measures it): a dense product costs about ``N^2`` per
-column whatever the sparsity, a CSR product about ``DENSE_NNZ_COST * nnz`` (the sparse
-kernel is ~10x slower per non-zero than a dense GEMM) plus ``DENSE_NODE_COST * N`` (the two
-layout copies of :func:`~stgraph.nn.fold.nodes_first`, which the dense product avoids).
+The ``"auto"`` layout picks the cheaper product for every call from a cost model measured
+on CPU (:func:`choose_layout`; ``tools/bench/layers.py --auto`` re-measures it): a dense
+product costs about ``N^2`` per column whatever the sparsity, a CSR product a multiple of
+``nnz`` plus the layout copies of :func:`~stgraph.nn.fold.nodes_first`, which the dense
+product avoids and which cost more once a product outgrows the cache.
 """
 
 from __future__ import annotations
@@ -34,26 +34,72 @@ from stgraph.graph.normalization import (
 from stgraph.nn.fold import nodes_first, nodes_last
 
 Layout = Literal["auto", "dense", "sparse"]
-DENSE_NNZ_COST = 10.0
-"""Cost of one CSR non-zero in units of one dense ``N x N`` entry (measured)."""
-DENSE_NODE_COST = 400.0
-"""Cost of the CSR layout copies per node, in the same units (measured)."""
+SMALL_COLUMNS = 8192
+"""Products with at most this many columns (``prod(leading dims) * F``) use the
+small-product cost model of :func:`choose_layout`."""
+SPARSE_CHUNK_COLUMNS = 4096
+"""Columns per CSR product: the node-first copies of a chunk stay in cache (measured: at
+N = 207 one 49,152-column product is 2x slower than twelve 4,096-column ones)."""
 
 
-def choose_layout(num_nodes: int, nnz: int) -> Literal["dense", "sparse"]:
-    r"""The ``"auto"`` rule: dense when :math:`N^2 \le 10\,\mathrm{nnz} + 400\,N`, i.e. when
-    :math:`N \le 400 + 10\,\bar d` with :math:`\bar d` the mean in-degree.
+def choose_layout(
+    num_nodes: int, nnz: int, columns: int | None = None
+) -> Literal["dense", "sparse"]:
+    r"""The ``"auto"`` rule, from a measured sweep (``tools/bench/layers.py --auto``; N from
+    100 to 800, mean degree 5 to 150, 4,096 and 49,152 columns, 2-core AVX-512 CPU).
 
-    Every graph up to 400 nodes is dense (at N=207 the dense product beats CSR 2-4x even at
-    5 % density), an 800-node graph from 40 neighbours per node, a 2,000-node graph from
-    160. Measured on a 2-core AVX-512 CPU with ``B*T*F`` = 6,144 columns (the ratio hardly
-    depends on the column count: every term is linear in it).
+    A dense product costs :math:`N^2` per column; a CSR product costs
+    :math:`lpha\,\mathrm{nnz} + eta N` in the same units (the sparse kernel per non-zero,
+    plus the node-first layout copies per node). While a product's working set stays in
+    cache (``columns <= 8192``) :math:`lpha = 4, eta = 25`; for bigger products the copies
+    cost more, :math:`lpha = 10, eta = 200`. Dense wins when :math:`N^2` is the smaller.
+    Examples: METR-LA-like (N = 207, 8 neighbours) is CSR for a ``[64, 207, 64]`` RNN step
+    (2-2.5x faster than dense) and dense for a ``[64, 12, 207, 64]`` block (about even);
+    a 2,000-node kNN graph is always CSR.
+
+    Args:
+        num_nodes: ``N``.
+        nnz: non-zeros of the propagation matrix.
+        columns: columns of the product (``None``: a large product).
+    """
+    small = columns is not None and columns <= SMALL_COLUMNS
+    alpha, beta = (4.0, 25.0) if small else (10.0, 200.0)
+    return "dense" if num_nodes**2 <= alpha * nnz + beta * num_nodes else "sparse"
+
+
+def _sparse_product(matrix: Tensor, x: Tensor) -> Tensor:
+    """``matrix @ x`` over the node axis for a CSR ``matrix``, folded over the leading dims in
+    chunks of about :data:`SPARSE_CHUNK_COLUMNS` columns.
 
     Shapes:
-        num_nodes: ``N``; nnz: number of non-zeros of ``P``
+        matrix: sparse CSR [N, N]; x: [..., N, F] -> [..., N, F]
     """
-    dense = num_nodes**2 <= DENSE_NNZ_COST * nnz + DENSE_NODE_COST * num_nodes
-    return "dense" if dense else "sparse"
+    n, f = x.shape[-2], x.shape[-1]
+    x3 = x.reshape(-1, n, f)
+    rows = max(1, SPARSE_CHUNK_COLUMNS // max(f, 1))
+    parts = [
+        nodes_last(torch.sparse.mm(matrix, nodes_first(c)), tuple(c.shape)) for c in x3.split(rows)
+    ]
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return out.reshape(x.shape)
+
+
+def _dense_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float) -> Tensor:
+    """``alpha * matrix @ x + add`` as one batched GEMM over the folded leading dims, the
+    addition fused (``baddbmm``).
+
+    Shapes:
+        matrix: [N, N]; x, add: [..., N, F] -> [..., N, F]
+    """
+    n, f = x.shape[-2], x.shape[-1]
+    x3 = x.reshape(-1, n, f)
+    p3 = matrix.expand(x3.shape[0], n, n)
+    if add is None:
+        out = torch.bmm(p3, x3)
+        out = out if alpha == 1.0 else out * alpha
+    else:
+        out = torch.baddbmm(add.reshape(x3.shape), p3, x3, alpha=alpha)
+    return out.reshape(x.shape)
 
 
 class _FixedPropagation(torch.autograd.Function):
@@ -63,26 +109,33 @@ class _FixedPropagation(torch.autograd.Function):
     is pathologically slow)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, add: Tensor | None, op: GraphOperator, alpha: float) -> Tensor:
-        ctx.op, ctx.alpha, ctx.has_add = op, alpha, add is not None
-        return op.apply(op.matrix, x, add, alpha)
+    def forward(
+        ctx: Any, x: Tensor, add: Tensor | None, op: GraphOperator, alpha: float, layout: str
+    ) -> Tensor:
+        ctx.op, ctx.alpha, ctx.has_add, ctx.layout = op, alpha, add is not None, layout
+        return op.apply(op.matrix_for(layout, x), x, add, alpha, layout)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor | None, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor | None, None, None, None]:
         op: GraphOperator = ctx.op
-        gx = op.apply(op.transposed(), grad.contiguous(), None, ctx.alpha)
-        return gx, grad if ctx.has_add else None, None, None
+        g = grad.contiguous()
+        gx = op.apply(op.transposed(ctx.layout, g), g, None, ctx.alpha, ctx.layout)
+        return gx, grad if ctx.has_add else None, None, None, None
 
 
 class GraphOperator:
     """Linear operator ``x -> alpha * P x (+ add)`` over the node axis, with
     ``P[target, source] = w``.
 
+    With ``layout="auto"`` every call picks the dense or the CSR product for the size of its
+    input (:func:`choose_layout`); each matrix (and its transpose, for the backward pass) is
+    built once, on first use, per dtype and device.
+
     Args:
         edge_index: source/target indices.
         edge_weight: weights (already normalised as wanted); may require grad.
         num_nodes: ``N``.
-        layout: ``"dense"``, ``"sparse"`` (CSR) or ``"auto"`` (:func:`choose_layout`).
+        layout: ``"dense"``, ``"sparse"`` (CSR) or ``"auto"``.
 
     Shapes:
         edge_index: [2, E], edge_weight: [E]
@@ -93,55 +146,75 @@ class GraphOperator:
     def __init__(
         self, edge_index: Tensor, edge_weight: Tensor, num_nodes: int, layout: Layout = "auto"
     ) -> None:
-        if layout == "auto":
-            layout = choose_layout(num_nodes, edge_index.size(1))
-        if layout == "dense":
-            matrix = propagation_dense(edge_index, edge_weight, num_nodes)
-        elif layout == "sparse":
-            matrix = propagation_csr(edge_index, edge_weight, num_nodes)
-        else:
+        if layout not in ("auto", "dense", "sparse"):
             raise ValueError(f"layout must be 'auto', 'dense' or 'sparse', got {layout!r}")
-        self._init(matrix, layout)
+        self.edge_index, self.edge_weight = edge_index, edge_weight
+        self.num_nodes, self.layout, self.nnz = num_nodes, layout, int(edge_index.size(1))
+        self._mats: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
+        self._trans: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
 
     @classmethod
     def from_dense(cls, matrix: Tensor) -> GraphOperator:
         """Wrap a dense ``[N, N]`` propagation matrix (e.g. a learned adjacency)."""
-        op = cls.__new__(cls)
-        op._init(matrix, "dense")
+        ei = torch.zeros(2, 0, dtype=torch.long, device=matrix.device)
+        op = cls(ei, matrix.new_zeros(0), matrix.shape[0], "dense")
+        op._mats[("dense", matrix.dtype, matrix.device)] = matrix
         return op
 
-    def _init(self, matrix: Tensor, layout: str) -> None:
-        self.matrix, self.layout, self.num_nodes = matrix, layout, matrix.shape[0]
-        self._transposed: Tensor | None = None
+    @property
+    def requires_grad(self) -> bool:
+        """Whether the weights are learnable (then the plain autograd path is used)."""
+        return self.edge_weight.requires_grad or any(m.requires_grad for m in self._mats.values())
 
-    def transposed(self) -> Tensor:
-        """``P^T`` in the same layout (built once)."""
-        if self._transposed is None:
-            if self.layout == "dense":
-                self._transposed = self.matrix.t().contiguous()
+    @property
+    def matrix(self) -> Tensor:
+        """The matrix of a fixed ``"dense"`` / ``"sparse"`` layout (``"auto"``: the layout of a
+        large product)."""
+        layout = self.layout if self.layout != "auto" else choose_layout(self.num_nodes, self.nnz)
+        return self.matrix_for(layout, self.edge_weight)
+
+    def layout_for(self, x: Tensor) -> str:
+        """Layout used for input ``x``."""
+        if self.layout != "auto":
+            return self.layout
+        return choose_layout(self.num_nodes, self.nnz, x.numel() // max(self.num_nodes, 1))
+
+    def matrix_for(self, layout: str, like: Tensor) -> Tensor:
+        """``P`` in ``layout`` with the dtype and device of ``like`` (built once)."""
+        key = (layout, like.dtype, like.device)
+        if key not in self._mats:
+            source = next(iter(self._mats.values()), None)
+            if source is not None and self.edge_index.numel() == 0 and layout == "dense":
+                self._mats[key] = source.to(like.device, like.dtype)
+            else:
+                ei, ew = (
+                    self.edge_index.to(like.device),
+                    self.edge_weight.to(like.device, like.dtype),
+                )
+                build = propagation_dense if layout == "dense" else propagation_csr
+                self._mats[key] = build(ei, ew, self.num_nodes)
+        return self._mats[key]
+
+    def transposed(self, layout: str, like: Tensor) -> Tensor:
+        """``P^T`` in ``layout`` (built once)."""
+        key = (layout, like.dtype, like.device)
+        if key not in self._trans:
+            m = self.matrix_for(layout, like)
+            if layout == "dense":
+                self._trans[key] = m.t().contiguous()
             else:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="Sparse CSR tensor support")
-                    self._transposed = self.matrix.t().to_sparse_csr()
-        return self._transposed
+                    self._trans[key] = m.t().to_sparse_csr()
+        return self._trans[key]
 
-    def apply(
-        self, matrix: Tensor, x: Tensor, add: Tensor | None = None, alpha: float = 1.0
-    ) -> Tensor:
-        """``alpha * matrix @ x + add`` over the node axis (plain autograd). Dense: one
-        batched GEMM over the folded leading dims, the addition fused (``baddbmm``)."""
-        if self.layout == "sparse":
-            out = nodes_last(torch.sparse.mm(matrix, nodes_first(x)), tuple(x.shape))
+    @staticmethod
+    def apply(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float, layout: str) -> Tensor:
+        """``alpha * matrix @ x + add`` over the node axis (plain autograd)."""
+        if layout == "sparse":
+            out = _sparse_product(matrix, x)
             return out * alpha if add is None else torch.add(add, out, alpha=alpha)
-        n, f = x.shape[-2], x.shape[-1]
-        x3 = x.reshape(-1, n, f)
-        p3 = matrix.expand(x3.shape[0], n, n)
-        if add is None:
-            out = torch.bmm(p3, x3)
-            out = out if alpha == 1.0 else out * alpha
-        else:
-            out = torch.baddbmm(add.reshape(x3.shape), p3, x3, alpha=alpha)
-        return out.reshape(x.shape)
+        return _dense_product(matrix, x, add, alpha)
 
     def __call__(self, x: Tensor, add: Tensor | None = None, alpha: float = 1.0) -> Tensor:
         n = x.shape[-2]
@@ -149,11 +222,10 @@ class GraphOperator:
             raise ValueError(f"operator has {self.num_nodes} nodes, input has {n} (dim -2)")
         if add is not None and add.shape != x.shape:
             raise ValueError(f"add must have the shape of x {tuple(x.shape)}, got {add.shape}")
-        if self.matrix.dtype != x.dtype or self.matrix.device != x.device:
-            self._init(self.matrix.to(x.device, x.dtype), self.layout)
-        if self.matrix.requires_grad:
-            return self.apply(self.matrix, x, add, alpha)
-        out: Tensor = _FixedPropagation.apply(x, add, self, alpha)
+        layout = self.layout_for(x)
+        if self.requires_grad:
+            return self.apply(self.matrix_for(layout, x), x, add, alpha, layout)
+        out: Tensor = _FixedPropagation.apply(x, add, self, alpha, layout)
         return out
 
 
