@@ -165,3 +165,60 @@ def locate_files(
                 )
         found[f.path] = hit
     return found
+
+
+def availability(card: DatasetCard, data_dir: str | Path | None = None) -> str:
+    """``"generated"``, ``"available"`` or ``"missing: needs <files>"`` (existence only)."""
+    if card.synthetic:
+        return "generated"
+    missing = missing_files(card, data_dir)
+    return "available" if not missing else "missing: needs " + ", ".join(missing)
+
+
+def format_card(card: DatasetCard, data_dir: str | Path | None = None) -> str:
+    """Human-readable summary of a card: what, shape, source files (with availability),
+    protocol and published results.
+
+    Returns:
+        Multi-line text.
+    """
+    g = card.get
+    lines = [f"{card.name}: {g('title', '')}", ""]
+    lines += [ln.strip() for ln in str(g("description", "")).strip().splitlines()]
+    lines.append("")
+    units = ", ".join(f"{f} [{u}]" for f, u in zip(g("features", []), g("units", []), strict=False))
+    for key, val in (
+        ("task", g("task")),
+        (
+            "shape",
+            f"{g('steps')} steps x {g('nodes')} nodes, every {g('frequency')} from "
+            f"{g('start', '-')}",
+        ),
+        ("features", units or ", ".join(g("features", []))),
+        ("missing", g("missing")),
+        ("graph", g("graph")),
+        ("timestamps", g("timestamps")),
+        ("license", g("license")),
+        ("citation", g("citation")),
+        ("status", availability(card, data_dir)),
+    ):
+        if val:
+            lines.append(f"{key:<10} {' '.join(str(val).split())}")
+    roots = data_roots(data_dir)
+    if card.files:
+        lines += ["", "files:"]
+    for f in card.files:
+        hit = find_file(f, roots)
+        where = str(hit) if hit else ("absent (optional)" if f.optional else "absent")
+        lines.append(f"  {f.path}  [{where}]")
+        lines.append(f"    sha256 {f.sha256 or 'not pinned'}")
+        lines.append(f"    from   {f.url or f.source or '-'}")
+    proto = ", ".join(f"{k}={v}" for k, v in card.protocol.items())
+    lines += ["", f"protocol: {proto}"]
+    for p in card.published:
+        scores = ", ".join(f"{k.upper()} {p[k]}" for k in ("mae", "rmse", "mape") if k in p)
+        horizon = f" @{p['horizon_minutes']} min" if "horizon_minutes" in p else ""
+        lines.append(f"published: {p['model']}{horizon}: {scores} ({p.get('source', '')})")
+        if p.get("checked"):
+            lines.append(f"           {p['checked']}")
+    return "\n".join(lines)
