@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -46,12 +45,12 @@ def _open(url: str, offset: int, timeout: float) -> tuple[Any, bool]:
     if offset:
         req.add_header("Range", f"bytes={offset}-")
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310  (http/https URLs)
+        resp = urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:
             return None, True  # the partial file is already complete
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, socket.timeout, OSError) as e:
+    except (TimeoutError, urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise DownloadError(
             f"cannot reach {url} ({reason}); are you offline? Download the file by hand and "
@@ -104,7 +103,7 @@ def download(
                     got += len(block)
                     if progress is not None:
                         progress(got)
-            except (OSError, socket.timeout) as e:
+            except (TimeoutError, OSError) as e:
                 raise DownloadError(
                     f"{url}: transfer interrupted after {got} bytes ({e}); the partial file "
                     f"{part} is kept and the next download resumes it"

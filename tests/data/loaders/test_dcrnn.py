@@ -39,7 +39,7 @@ def test_metr_la_graph_matches_the_release(data_root):
     assert g.num_nodes == 207 and g.num_edges == 1722 and g.directed
     assert g.node_ids[:2] == ("773869", "767541") and g.crs == "EPSG:4326"
     assert np.allclose(g.coords[0], [-118.31829, 34.15497])
-    ids, adj = read_adj_mx(data_root / "metr_la_graph/adj_mx.pkl")
+    _, adj = read_adj_mx(data_root / "metr_la_graph/adj_mx.pkl")
     assert np.allclose(g.to_dense(), adj) and np.diag(adj).tolist() == [1.0] * 207
 
 

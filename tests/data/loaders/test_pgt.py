@@ -64,7 +64,7 @@ def test_england_covid_daily_graphs(data_root):
         ei, ew = te.at(t)
         assert ei.T.tolist() == raw["edge_index"][str(t)]
         assert ew.tolist() == pytest.approx(raw["edge_weight"][str(t)])
-    ei0, ew0 = te.at(0)
+    ei0, _ = te.at(0)
     assert d.graph.num_edges == ei0.shape[1]  # the static graph is day 0's
 
 
