@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import logging
 import os
 import urllib.error
@@ -59,7 +60,7 @@ def _open(url: str, offset: int, timeout: float) -> tuple[Any, bool]:
     return resp, offset > 0 and getattr(resp, "status", 200) == 206
 
 
-def download(
+def download_file(
     url: str,
     dest: str | Path,
     sha256: str = "",
@@ -94,20 +95,7 @@ def download(
     resp, resumed = _open(url, offset, timeout)
     digest = _hash_prefix(part) if resumed else hashlib.sha256()
     if resp is not None:
-        with contextlib.closing(resp), part.open("ab" if resumed else "wb") as out:
-            got = offset if resumed else 0
-            try:
-                while block := resp.read(CHUNK):
-                    out.write(block)
-                    digest.update(block)
-                    got += len(block)
-                    if progress is not None:
-                        progress(got)
-            except (TimeoutError, OSError) as e:
-                raise DownloadError(
-                    f"{url}: transfer interrupted after {got} bytes ({e}); the partial file "
-                    f"{part} is kept and the next download resumes it"
-                ) from None
+        _stream(resp, part, resumed, offset, digest, url, progress)
     actual = digest.hexdigest()
     if sha256 and actual != sha256:
         part.unlink(missing_ok=True)
@@ -119,6 +107,41 @@ def download(
         log.warning("%s: no pinned checksum; downloaded file not verified (sha256 %s)", url, actual)
     os.replace(part, dest)
     return dest
+
+
+def _stream(
+    resp: Any,
+    part: Path,
+    resumed: bool,
+    offset: int,
+    digest: Any,
+    url: str,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Append (``resumed``) or write the response body to ``part``, updating ``digest``.
+
+    Raises:
+        DownloadError: the connection broke or delivered fewer bytes than announced.
+    """
+    got = offset if resumed else 0
+    length = resp.headers.get("Content-Length")
+    expected = got + int(length) if length and length.isdigit() else None
+    with contextlib.closing(resp), part.open("ab" if resumed else "wb") as out:
+        try:
+            while block := resp.read(CHUNK):
+                out.write(block)
+                digest.update(block)
+                got += len(block)
+                if progress is not None:
+                    progress(got)
+            error = None if expected is None or got >= expected else "connection closed early"
+        except (OSError, http.client.HTTPException) as e:
+            error = str(e) or type(e).__name__
+    if error is not None:
+        raise DownloadError(
+            f"{url}: transfer interrupted after {got} bytes ({error}); the partial file {part} "
+            "is kept and the next download resumes it"
+        )
 
 
 @dataclass(frozen=True)
@@ -159,6 +182,6 @@ def _fetch_one(
         return FetchResult(f.path, "present", hit)
     if not f.url:
         return FetchResult(f.path, "manual", None, f.source or "no download URL in the card")
-    dest = download(f.url, target / f.path, f.sha256, timeout=timeout)
+    dest = download_file(f.url, target / f.path, f.sha256, timeout=timeout)
     log.info("%s: downloaded %s -> %s", card.name, f.url, dest)
     return FetchResult(f.path, "downloaded", dest)

@@ -33,14 +33,14 @@ def infer_frequency(times: pd.DatetimeIndex) -> pd.Timedelta:
     u = times.unique().sort_values()
     if len(u) < 2:
         raise ValueError("need at least two distinct timestamps to infer the frequency; pass freq")
-    steps = pd.Series(np.diff(u.asi8))
+    steps = pd.Series(np.diff(u.to_numpy()))
     counts = steps.value_counts()
     if counts.iloc[0] < 0.5 * len(steps):
         raise ValueError(
-            f"timestamps are irregular (most common step {pd.Timedelta(int(counts.index[0]))} "
+            f"timestamps are irregular (most common step {pd.Timedelta(counts.index[0])} "
             f"covers {counts.iloc[0]} of {len(steps)} gaps); pass freq='1h' (or similar)"
         )
-    return pd.Timedelta(int(counts.index[0]))
+    return pd.Timedelta(counts.index[0])
 
 
 def to_regular_grid(

@@ -100,8 +100,10 @@ def to_numeric(
     bad = ~np.isfinite(num.to_numpy(dtype=np.float64)) & ~stripped.isin(list(missing)).to_numpy()
     if bad.any():
         r, c = np.argwhere(bad)[0]
+        col = df.columns[c]
+        where = f"column {col!r}" if isinstance(col, str) else f"field {c + 1}"
         raise ValueError(
-            f"{path}: line {r + first_row}, column {df.columns[c]!r}: {df.iat[r, c]!r} is not a "
+            f"{path}: line {r + first_row}, {where}: {df.iat[r, c]!r} is not a "
             f"finite number (missing values must be one of {list(missing)})"
         )
     return num.to_numpy(dtype=np.float64)

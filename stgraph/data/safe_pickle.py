@@ -3,10 +3,13 @@
 A pickle can call any importable function while loading. :func:`load_restricted` resolves only
 the few NumPy globals needed to rebuild arrays and dtypes; every other global (``os.system``,
 ``builtins.eval``, ...) is refused with a ``ValueError`` before anything runs.
+``_codecs.encode`` (how Python 3 writes ``bytes`` into protocol-2 pickles) is the only
+non-NumPy function allowed; it just encodes a string.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickle
 from pathlib import Path
@@ -23,16 +26,21 @@ ALLOWED_GLOBALS = frozenset(
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store bytes (pure function)
     }
 )
 
 
 def _numpy_global(module: str, name: str) -> Any:
-    """Resolve an allowed NumPy global without importing the deprecated ``numpy.core``."""
+    """Resolve an allowed global without importing the deprecated ``numpy.core``."""
+    if module == "_codecs":
+        return codecs.encode
     if module == "numpy":
         return getattr(np, name)
     core = getattr(np, "_core", None) or getattr(np, "core")  # noqa: B009  (numpy 1 vs 2)
-    return getattr(core.multiarray, name)
+    return getattr(core.numeric if module.endswith("numeric") else core.multiarray, name)
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -4,6 +4,7 @@ from stgraph.data.loaders import (  # noqa: F401  (registration)
     air_quality,
     dcrnn,
     noaa,
+    pacific_sst,
     pems,
     pgt,
     synthetic_traffic,

@@ -45,12 +45,15 @@ def _series(obj: Any, key: str, path: Path) -> np.ndarray:
     return as_array(json_field(obj, key, path, list), f"{path}: {key!r}", ndim=2)[..., None]
 
 
-def _static(
-    name: str, key: str, data_dir: str | Path | None, weights_key: str | None
-) -> SpatioTemporalData:
-    """Chickenpox / PedalMe: one series, a static edge list (optional weights)."""
-    card, files = open_card(name, data_dir)
-    path = files[card.files[0].path]
+def read_pgt_static(
+    path: Path, key: str, weights_key: str | None, name: str
+) -> tuple[np.ndarray, SensorGraph]:
+    """Chickenpox / PedalMe layout: a ``[T, N]`` series under ``key``, ``edges`` ``[E, 2]``,
+    optional ``weights_key`` ``[E]`` and optional ``node_ids`` ``{name: index}``.
+
+    Shapes:
+        output: values [T, N, 1], graph with N nodes
+    """
     obj = read_json(path)
     values = _series(obj, key, path)
     n = values.shape[1]
@@ -66,10 +69,18 @@ def _static(
     ids: list[str] = [str(i) for i in range(n)]
     if "node_ids" in obj:
         names = json_field(obj, "node_ids", path, dict)
-        if sorted(names.values()) != list(range(n)):
+        idx = list(names.values())
+        if not all(type(i) is int for i in idx) or sorted(idx) != list(range(n)):
             raise ValueError(f"{path}: 'node_ids' must map {n} names to 0..{n - 1}")
         ids = sorted(names, key=names.__getitem__)
-    graph = SensorGraph(ids, ei, ew, directed=True, name=name)
+    return values, SensorGraph(ids, ei, ew, directed=True, name=name)
+
+
+def _static(
+    name: str, key: str, data_dir: str | Path | None, weights_key: str | None
+) -> SpatioTemporalData:
+    card, files = open_card(name, data_dir)
+    values, graph = read_pgt_static(files[card.files[0].path], key, weights_key, name)
     return build_dataset(card, values, graph)
 
 
@@ -106,7 +117,19 @@ def load_england_covid(data_dir: str | Path | None = None) -> SpatioTemporalData
         values: [61, 129, 1]; temporal_edges: 61 steps
     """
     card, files = open_card("england-covid", data_dir)
-    path = files["pgt/england_covid.json"]
+    values, temporal = read_england_covid(files["pgt/england_covid.json"])
+    ei, ew = temporal.at(0)
+    graph = SensorGraph(range(values.shape[1]), ei, ew, directed=True, name="england-covid")
+    return build_dataset(card, values, graph, temporal_edges=temporal)
+
+
+def read_england_covid(path: Path) -> tuple[np.ndarray, TemporalEdges]:
+    """England COVID layout: ``y`` ``[T, N]`` and ``edge_mapping.edge_index[str(t)]`` /
+    ``edge_mapping.edge_weight[str(t)]`` for every day ``t``.
+
+    Shapes:
+        output: values [T, N, 1], temporal edges over T steps
+    """
     obj = read_json(path)
     values = _series(obj, "y", path)
     t, n = values.shape[:2]
@@ -118,12 +141,12 @@ def load_england_covid(data_dir: str | Path | None = None) -> SpatioTemporalData
         what = f"{path}: edge_mapping[*][{str(day)!r}]"
         if str(day) not in index or str(day) not in weight:
             raise ValueError(f"{what}: no edges for day {day}")
+        if not isinstance(index[str(day)], list) or not isinstance(weight[str(day)], list):
+            raise ValueError(f"{what}: edges and weights must be lists")
         ei = edge_pairs(index[str(day)], what, n)
         ew = as_array(weight[str(day)], what, ndim=1, shape=(ei.shape[1],))
         steps.append((ei, ew))
-    temporal = TemporalEdges.from_steps(steps, n)
-    graph = SensorGraph(range(n), steps[0][0], steps[0][1], directed=True, name="england-covid")
-    return build_dataset(card, values, graph, temporal_edges=temporal)
+    return values, TemporalEdges.from_steps(steps, n)
 
 
 @register_dataset(
@@ -138,10 +161,22 @@ def load_montevideo_bus(data_dir: str | Path | None = None) -> SpatioTemporalDat
         values: [744, 675, 1] (passengers per hour)
     """
     card, files = open_card("montevideo-bus", data_dir)
-    path = files["pgt/montevideo_bus.json"]
+    values, graph = read_montevideo_bus(files["pgt/montevideo_bus.json"])
+    return build_dataset(card, values, graph)
+
+
+def read_montevideo_bus(path: Path) -> tuple[np.ndarray, SensorGraph]:
+    """networkx node-link JSON: ``nodes`` (``id``, ``lon``, ``lat``, series ``y``) and ``links``
+    (``source``, ``target``, road distance ``weight``).
+
+    Shapes:
+        output: values [T, N, 1], graph with N nodes
+    """
     obj = read_json(path)
     nodes = json_field(obj, "nodes", path, list)
     links = json_field(obj, "links", path, list)
+    if not nodes:
+        raise ValueError(f"{path}: no nodes")
     ids, series, coords = [], [], []
     for i, node in enumerate(nodes):
         what = f"{path}: nodes[{i}]"
@@ -164,7 +199,7 @@ def load_montevideo_bus(data_dir: str | Path | None = None) -> SpatioTemporalDat
     d_arr = np.asarray(dist)
     if (d_arr < 0).any() or not np.isfinite(d_arr).all():
         raise ValueError(f"{path}: link distances must be finite and >= 0")
-    w = np.exp(-np.square(d_arr / (float(d_arr.std()) or 1.0)))
+    w = np.exp(-np.square(d_arr / (float(d_arr.std()) or 1.0))) if d_arr.size else d_arr
     graph = SensorGraph(
         ids,
         np.array([src, dst], dtype=np.int64).reshape(2, -1),
@@ -173,5 +208,4 @@ def load_montevideo_bus(data_dir: str | Path | None = None) -> SpatioTemporalDat
         crs="EPSG:32721",
         name="montevideo-bus",
     )
-    values = np.stack(series, axis=1)[..., None]
-    return build_dataset(card, values, graph)
+    return np.stack(series, axis=1)[..., None], graph

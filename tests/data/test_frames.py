@@ -1,0 +1,223 @@
+"""Bring your own data: long/wide frames + station tables -> SpatioTemporalData."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stgraph.data import from_long_dataframe, from_wide_dataframe, to_regular_grid
+from stgraph.data.frames import infer_frequency
+from stgraph.graph import SensorGraph
+
+STATIONS = pd.DataFrame(
+    {
+        "station": ["a", "b", "c", "d"],
+        "lon": [116.30, 116.40, 116.50, 116.42],
+        "lat": [39.90, 39.95, 40.00, 39.80],
+        "elevation": [40, 45, 50, 42],
+    }
+)
+
+
+def long_frame(hours: int = 24, jitter: bool = True, skip=(("b", 5),)) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in pd.date_range("2024-03-01", periods=hours, freq="1h"):
+        for s in "abc":
+            if (s, t.hour) in skip:
+                continue
+            stamp = t + pd.Timedelta(seconds=int(rng.integers(0, 600))) if jitter else t
+            rows.append((stamp, s, float(rng.uniform(0, 100)), float(t.hour), int(t.day_of_week)))
+    return pd.DataFrame(rows, columns=["time", "station", "pm25", "temp", "dow"])
+
+
+def test_irregular_timestamps_go_to_a_grid_and_gaps_are_masked():
+    df = long_frame()
+    d = from_long_dataframe(
+        df,
+        time="time",
+        node="station",
+        values=["pm25", "temp"],
+        stations=STATIONS.iloc[:3],
+        freq="1h",
+        k=2,
+    )
+    assert tuple(d.values.shape) == (24, 3, 2) and d.freq == pd.Timedelta("1h")
+    b = d.graph.node_ids.index("b")
+    assert not d.mask[5, b].any() and int((~d.mask).sum()) == 2  # the skipped reading only
+    assert float(d.values[5, b].abs().sum()) == 0.0  # zeros + mask, never filled
+    first = df[(df.station == "a")].iloc[0]
+    assert float(d.values[0, d.graph.node_ids.index("a"), 0]) == pytest.approx(first.pm25)
+    assert d.nodes.loc["a", "elevation"] == 40 and d.graph.crs == "EPSG:4326"
+
+
+def test_several_readings_in_one_slot_are_averaged_and_frequency_is_inferred():
+    df = pd.DataFrame(
+        {
+            "time": pd.to_datetime(
+                [
+                    "2024-01-01 00:00",
+                    "2024-01-01 01:00",
+                    "2024-01-01 01:20",
+                    "2024-01-01 02:00",
+                    "2024-01-01 03:00",
+                    "2024-01-01 05:00",
+                    "2024-01-01 06:00",
+                    "2024-01-01 07:00",
+                ]
+            ),
+            "station": ["a"] * 8,
+            "v": [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0],
+        }
+    )
+    d = from_long_dataframe(df, time="time", node="station", values=["v"], graph=None)
+    assert d.freq == pd.Timedelta("1h") and d.num_steps == 8  # 1h covers 4 of the 7 gaps
+    assert d.values[:, 0, 0].tolist() == [1.0, 4.0, 7.0, 9.0, 0.0, 11.0, 13.0, 15.0]
+    assert d.mask[:, 0, 0].tolist() == [True, True, True, True, False, True, True, True]
+
+
+def test_duplicate_rows_are_rejected_and_named():
+    df = long_frame(hours=3, jitter=False)
+    df = pd.concat([df, df.iloc[[4]]])
+    with pytest.raises(
+        ValueError, match=r"share a \(time, node\) pair, e\.g\. \[\('2024-03-01 01:00:00', 'b'\)\]"
+    ):
+        from_long_dataframe(df, time="time", node="station", values=["pm25"], graph=None)
+
+
+def test_unknown_and_silent_stations(caplog):
+    df = long_frame(hours=3)
+    with pytest.raises(ValueError, match=r"1 station\(s\) missing from the station table: \['c'\]"):
+        from_long_dataframe(
+            df, time="time", node="station", values=["pm25"], stations=STATIONS.iloc[:2], freq="1h"
+        )
+    d = from_long_dataframe(
+        df, time="time", node="station", values=["pm25"], stations=STATIONS, freq="1h", k=2
+    )
+    assert "have no measurements" in caplog.text and "'d'" in caplog.text
+    assert not d.mask[:, d.graph.node_ids.index("d")].any()
+
+
+def test_missing_columns_bad_times_and_bad_numbers():
+    df = long_frame(hours=2)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['no2'\]"):
+        from_long_dataframe(df, time="time", node="station", values=["no2"])
+    bad = df.astype({"time": object})
+    bad.loc[3, "time"] = "yesterday"
+    with pytest.raises(ValueError, match=r"row 3: 'yesterday' is not a timestamp"):
+        from_long_dataframe(bad, time="time", node="station", values=["pm25"], graph=None)
+    bad = df.astype({"pm25": object})
+    bad.loc[2, "pm25"] = "12,5"
+    with pytest.raises(ValueError, match=r"column 'pm25', row 2: '12,5' is not a number"):
+        from_long_dataframe(bad, time="time", node="station", values=["pm25"], graph=None)
+    with pytest.raises(ValueError, match="needs station coordinates"):
+        from_long_dataframe(
+            df, time="time", node="station", values=["pm25"], graph="knn", freq="1h"
+        )
+
+
+def test_covariates_are_kept_and_never_invented():
+    df = long_frame(hours=6, jitter=False, skip=())
+    d = from_long_dataframe(
+        df,
+        time="time",
+        node="station",
+        values=["pm25"],
+        covariates=["dow"],
+        stations=STATIONS.iloc[:3],
+        k=2,
+    )
+    assert d.covariate_names == ("time_of_day", "day_of_week", "dow")
+    assert tuple(d.covariates.shape) == (6, 3, 3) and float(d.covariates[0, 0, 2]) == 4.0
+    gappy = df.drop(index=4)  # station b at 01:00
+    with pytest.raises(
+        ValueError, match=r"covariate 'dow' is unknown at 2024-03-01 01:00:00 for node 'b'"
+    ):
+        from_long_dataframe(
+            gappy, time="time", node="station", values=["pm25"], covariates=["dow"], graph=None
+        )
+    filled = from_long_dataframe(
+        gappy,
+        time="time",
+        node="station",
+        values=["pm25"],
+        covariates=["dow"],
+        covariate_fill="ffill",
+        graph=None,
+    )
+    assert float(filled.covariates[1, 1, 2]) == 4.0 and not filled.mask[1, 1, 0]
+
+
+def test_geodataframe_stations_projected_crs_and_given_graph():
+    gdf = gpd.GeoDataFrame(
+        STATIONS[["station", "elevation"]],
+        geometry=gpd.points_from_xy(STATIONS.lon, STATIONS.lat),
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32650")
+    df = long_frame(hours=4)
+    d = from_long_dataframe(
+        df,
+        time="time",
+        node="station",
+        values=["pm25"],
+        stations=gdf,
+        freq="1h",
+        graph="gaussian",
+        kappa=0.0,
+    )
+    assert d.graph.crs == "EPSG:32650" and list(d.nodes.columns) == ["x", "y", "elevation"]
+    assert d.graph.num_edges == 4 * 3  # kappa 0: every pair
+    # metric distances: the nearest pair has the largest weight
+    ring = SensorGraph(["c", "b", "a", "d"], [[0, 1], [1, 0]], name="given")
+    d2 = from_long_dataframe(
+        df, time="time", node="station", values=["pm25"], stations=STATIONS, freq="1h", graph=ring
+    )
+    assert d2.graph is ring and d2.nodes.index.tolist() == ["c", "b", "a", "d"]
+    assert torch.equal(d2.values[:, 2], d.values[:, d.graph.node_ids.index("a")])
+
+
+def test_wide_frame_round_trip_and_errors():
+    df = long_frame(hours=8, jitter=False)
+    wide = df.pivot(index="time", columns="station", values="pm25")
+    d = from_wide_dataframe(
+        wide, stations=STATIONS, station_id="station", freq="1h", k=2, feature="pm25", unit="ug/m3"
+    )
+    assert tuple(d.values.shape) == (8, 4, 1) and d.units == ("ug/m3",)
+    assert not d.mask[:, d.graph.node_ids.index("d")].any()
+    a = d.graph.node_ids.index("a")
+    assert d.values[:, a, 0].tolist() == pytest.approx(wide["a"].tolist())
+    dup = pd.concat([wide, wide.iloc[[0]]])
+    with pytest.raises(ValueError, match="duplicate timestamps"):
+        from_wide_dataframe(dup, graph=None)
+    with pytest.raises(ValueError, match=r"columns \['a', 'b', 'c'\] are not in the station table"):
+        from_wide_dataframe(wide, stations=STATIONS.set_index("station").iloc[3:], graph=None)
+
+
+def test_frequency_inference_refuses_to_guess():
+    ts = pd.DatetimeIndex(
+        ["2024-01-01 00:00", "2024-01-01 00:07", "2024-01-01 00:20", "2024-01-01 01:00"]
+    )
+    with pytest.raises(ValueError, match="irregular"):
+        infer_frequency(ts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offsets=st.lists(st.integers(0, 48 * 60), min_size=1, max_size=40, unique=True),
+    freq_min=st.sampled_from([15, 30, 60]),
+)
+def test_grid_keeps_every_reading_in_its_slot(offsets, freq_min):
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(offsets, unit="min")
+    rows = np.arange(len(offsets), dtype=float)[:, None]
+    grid, out = to_regular_grid(pd.DatetimeIndex(times), rows, f"{freq_min}min")
+    step = pd.Timedelta(minutes=freq_min)
+    assert (np.diff(grid.to_numpy()) == step.to_timedelta64()).all() and grid[0] <= times.min()
+    slots = ((times - grid[0]) // step).to_numpy()
+    for s in np.unique(slots):
+        assert out[s, 0] == pytest.approx(rows[slots == s, 0].mean())
+    assert np.isnan(out[np.setdiff1d(np.arange(len(grid)), slots), 0]).all()
