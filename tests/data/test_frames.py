@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -22,6 +24,10 @@ STATIONS = pd.DataFrame(
         "elevation": [40, 45, 50, 42],
     }
 )
+
+
+#: the common call: station readings of PM2.5 in a long frame
+pm25 = partial(from_long_dataframe, time="time", node="station", values=["pm25"])
 
 
 def long_frame(hours: int = 24, jitter: bool = True, skip=(("b", 5),)) -> pd.DataFrame:
@@ -87,18 +93,14 @@ def test_duplicate_rows_are_rejected_and_named():
     with pytest.raises(
         ValueError, match=r"share a \(time, node\) pair, e\.g\. \[\('2024-03-01 01:00:00', 'b'\)\]"
     ):
-        from_long_dataframe(df, time="time", node="station", values=["pm25"], graph=None)
+        pm25(df, graph=None)
 
 
 def test_unknown_and_silent_stations(caplog):
     df = long_frame(hours=3)
     with pytest.raises(ValueError, match=r"1 station\(s\) missing from the station table: \['c'\]"):
-        from_long_dataframe(
-            df, time="time", node="station", values=["pm25"], stations=STATIONS.iloc[:2], freq="1h"
-        )
-    d = from_long_dataframe(
-        df, time="time", node="station", values=["pm25"], stations=STATIONS, freq="1h", k=2
-    )
+        pm25(df, stations=STATIONS.iloc[:2], freq="1h")
+    d = pm25(df, stations=STATIONS, freq="1h", k=2)
     assert "have no measurements" in caplog.text and "'d'" in caplog.text
     assert not d.mask[:, d.graph.node_ids.index("d")].any()
 
@@ -110,24 +112,19 @@ def test_missing_columns_bad_times_and_bad_numbers():
     bad = df.astype({"time": object})
     bad.loc[3, "time"] = "yesterday"
     with pytest.raises(ValueError, match=r"row 3: 'yesterday' is not a timestamp"):
-        from_long_dataframe(bad, time="time", node="station", values=["pm25"], graph=None)
+        pm25(bad, graph=None)
     bad = df.astype({"pm25": object})
     bad.loc[2, "pm25"] = "12,5"
     with pytest.raises(ValueError, match=r"column 'pm25', row 2: '12,5' is not a number"):
-        from_long_dataframe(bad, time="time", node="station", values=["pm25"], graph=None)
+        pm25(bad, graph=None)
     with pytest.raises(ValueError, match="needs station coordinates"):
-        from_long_dataframe(
-            df, time="time", node="station", values=["pm25"], graph="knn", freq="1h"
-        )
+        pm25(df, graph="knn", freq="1h")
 
 
 def test_covariates_are_kept_and_never_invented():
     df = long_frame(hours=6, jitter=False, skip=())
-    d = from_long_dataframe(
+    d = pm25(
         df,
-        time="time",
-        node="station",
-        values=["pm25"],
         covariates=["dow"],
         stations=STATIONS.iloc[:3],
         k=2,
@@ -138,14 +135,9 @@ def test_covariates_are_kept_and_never_invented():
     with pytest.raises(
         ValueError, match=r"covariate 'dow' is unknown at 2024-03-01 01:00:00 for node 'b'"
     ):
-        from_long_dataframe(
-            gappy, time="time", node="station", values=["pm25"], covariates=["dow"], graph=None
-        )
-    filled = from_long_dataframe(
+        pm25(gappy, covariates=["dow"], graph=None)
+    filled = pm25(
         gappy,
-        time="time",
-        node="station",
-        values=["pm25"],
         covariates=["dow"],
         covariate_fill="ffill",
         graph=None,
@@ -160,11 +152,8 @@ def test_geodataframe_stations_projected_crs_and_given_graph():
         crs="EPSG:4326",
     ).to_crs("EPSG:32650")
     df = long_frame(hours=4)
-    d = from_long_dataframe(
+    d = pm25(
         df,
-        time="time",
-        node="station",
-        values=["pm25"],
         stations=gdf,
         freq="1h",
         graph="gaussian",
@@ -174,9 +163,7 @@ def test_geodataframe_stations_projected_crs_and_given_graph():
     assert d.graph.num_edges == 4 * 3  # kappa 0: every pair
     # metric distances: the nearest pair has the largest weight
     ring = SensorGraph(["c", "b", "a", "d"], [[0, 1], [1, 0]], name="given")
-    d2 = from_long_dataframe(
-        df, time="time", node="station", values=["pm25"], stations=STATIONS, freq="1h", graph=ring
-    )
+    d2 = pm25(df, stations=STATIONS, freq="1h", graph=ring)
     assert d2.graph is ring and d2.nodes.index.tolist() == ["c", "b", "a", "d"]
     assert torch.equal(d2.values[:, 2], d.values[:, d.graph.node_ids.index("a")])
 

@@ -15,7 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stgraph.data.loaders.air_quality import _aqi36_stations, _aqi36_table, read_beijing_station
+from stgraph.data.loaders.air_quality import (
+    BEIJING_NUMERIC,
+    _aqi36_stations,
+    _aqi36_table,
+    read_beijing_station,
+)
 from stgraph.data.loaders.dcrnn import read_distances, read_sensor_locations
 from stgraph.data.loaders.noaa import read_noaa_matrix, read_noaa_times
 from stgraph.data.loaders.pgt import read_england_covid, read_montevideo_bus, read_pgt_static
@@ -117,26 +122,7 @@ def _csv(header: list[str], body: list[list[str]]) -> str:
 @FUZZ
 @given(body=rows, drop=st.integers(0, 17))
 def test_fuzz_beijing_station_csv(body, drop):
-    header = [
-        "No",
-        "year",
-        "month",
-        "day",
-        "hour",
-        "PM2.5",
-        "PM10",
-        "SO2",
-        "NO2",
-        "CO",
-        "O3",
-        "TEMP",
-        "PRES",
-        "DEWP",
-        "RAIN",
-        "wd",
-        "WSPM",
-        "station",
-    ]
+    header = ["No", "year", "month", "day", "hour", *BEIJING_NUMERIC[:-1], "wd", "WSPM", "station"]
     header = header[:drop] + header[drop + 1 :]  # one column missing
     only_value_errors(read_beijing_station, _csv(header, body), "b.csv")
     good = ["1", "2013", "3", "1", "0", *["1"] * 10, "NNW", "4.4", "S"]

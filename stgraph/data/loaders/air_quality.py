@@ -105,18 +105,8 @@ BEIJING_STATIONS = (
     "Nongzhanguan", "Shunyi", "Tiantan", "Wanliu", "Wanshouxigong",
 )  # fmt: skip
 BEIJING_NUMERIC = (
-    "PM2.5",
-    "PM10",
-    "SO2",
-    "NO2",
-    "CO",
-    "O3",
-    "TEMP",
-    "PRES",
-    "DEWP",
-    "RAIN",
-    "WSPM",
-)
+    "PM2.5", "PM10", "SO2", "NO2", "CO", "O3", "TEMP", "PRES", "DEWP", "RAIN", "WSPM",
+)  # fmt: skip
 BEIJING_UNITS = dict.fromkeys(("PM2.5", "PM10", "SO2", "NO2", "CO", "O3"), "ug/m3") | {
     "TEMP": "degC", "PRES": "hPa", "DEWP": "degC", "RAIN": "mm", "WSPM": "m/s", "wd_sin": "1",
     "wd_cos": "1",
