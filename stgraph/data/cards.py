@@ -91,6 +91,16 @@ def load_card(name: str) -> DatasetCard:
     return DatasetCard(name, raw)
 
 
+def card_protocol(name: str) -> dict[str, Any]:
+    """Default protocol of dataset ``name`` from its card; ``{}`` (the
+    :class:`~stgraph.data.protocol.Protocol` defaults) for data without a card, e.g. a frame
+    loaded with :func:`stgraph.data.from_long_dataframe`."""
+    try:
+        return load_card(name).protocol
+    except KeyError:
+        return {}
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

@@ -208,3 +208,32 @@ def test_grid_keeps_every_reading_in_its_slot(offsets, freq_min):
     for s in np.unique(slots):
         assert out[s, 0] == pytest.approx(rows[slots == s, 0].mean())
     assert np.isnan(out[np.setdiff1d(np.arange(len(grid)), slots), 0]).all()
+
+
+@pytest.mark.slow
+def test_readme_example_station_and_measurement_csvs_to_trained_model(tmp_path, monkeypatch):
+    """The README's bring-your-own-data example, verbatim apart from file paths and budget."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    STATIONS.to_csv("stations.csv", index=False)
+    times = pd.date_range("2024-03-01", periods=24 * 5, freq="1h")
+    rows = [
+        (t + pd.Timedelta(seconds=int(rng.integers(0, 300))), s, 50 + 20 * np.sin(t.hour / 4) + i)
+        for t in times
+        for i, s in enumerate("abcd")
+        if rng.random() > 0.05  # 5% of readings never arrive
+    ]
+    pd.DataFrame(rows, columns=["time", "station", "pm25"]).to_csv("measurements.csv", index=False)
+
+    import stgraph
+
+    stations = pd.read_csv("stations.csv")  # station,lon,lat
+    obs = pd.read_csv("measurements.csv")  # time,station,pm25 (irregular timestamps)
+    data = stgraph.data.from_long_dataframe(
+        obs, time="time", node="station", values=["pm25"], stations=stations, freq="1h",
+        graph="knn", k=2, name="my-stations",
+    )  # fmt: skip
+    budget = stgraph.TrainConfig(epochs=1, max_batches=2, batch_size=128, progress=False)
+    run = stgraph.train_run("my-stations", "dcrnn", data=data, hparams={"hidden": 8}, train=budget)
+    assert (run.run_dir / "metrics.json").is_file() and "historical_average" in run.table
+    assert data.missing_fraction > 0.03 and run.metrics["overall"]["mae"] > 0
