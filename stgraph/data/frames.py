@@ -9,6 +9,7 @@ are masked — never filled.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,18 +87,28 @@ def to_regular_grid(
 
 
 def _parse_times(col: pd.Series | pd.Index, what: str) -> pd.DatetimeIndex:
-    """Datetimes (tz-aware ones converted to naive UTC); unparsable entries are named."""
-    try:
-        ts = pd.to_datetime(pd.Series(col), errors="coerce")
-    except (TypeError, ValueError, OverflowError) as e:
-        raise ValueError(f"{what}: cannot parse timestamps ({e})") from None
-    bad = ts.isna().to_numpy() & pd.Series(col).notna().to_numpy()
-    if bad.any() or ts.isna().all():
-        i = int(np.flatnonzero(bad | ts.isna().to_numpy())[0])
-        raise ValueError(f"{what}: row {i}: {pd.Series(col).iloc[i]!r} is not a timestamp")
+    """Datetimes (tz-aware ones converted to naive UTC); empty or unparsable entries are named.
+    Plain numbers are refused: epochs are ambiguous (convert with
+    ``pd.to_datetime(..., unit=...)``)."""
+    raw = pd.Series(col).reset_index(drop=True)
+    if raw.isna().any():
+        raise ValueError(f"{what}: row {int(np.flatnonzero(raw.isna())[0])} has no timestamp")
+    numeric = raw.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+    if pd.api.types.is_numeric_dtype(raw) or numeric.any():
+        i = int(np.flatnonzero(numeric)[0]) if numeric.any() else 0
+        raise ValueError(
+            f"{what}: row {i}: {raw.iloc[i]!r} is a number, not a timestamp (convert epochs "
+            "with pd.to_datetime(..., unit='s') first)"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": checked below
+        try:
+            ts = pd.to_datetime(raw, errors="coerce")
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValueError(f"{what}: cannot parse timestamps ({e})") from None
     if ts.isna().any():
-        i = int(np.flatnonzero(ts.isna().to_numpy())[0])
-        raise ValueError(f"{what}: row {i} has no timestamp")
+        i = int(np.flatnonzero(ts.isna())[0])
+        raise ValueError(f"{what}: row {i}: {raw.iloc[i]!r} is not a timestamp")
     idx = pd.DatetimeIndex(ts)
     if idx.tz is not None:
         idx = idx.tz_convert("UTC").tz_localize(None)

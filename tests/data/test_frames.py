@@ -237,3 +237,35 @@ def test_readme_example_station_and_measurement_csvs_to_trained_model(tmp_path, 
     run = stgraph.train_run("my-stations", "dcrnn", data=data, hparams={"hidden": 8}, train=budget)
     assert (run.run_dir / "metrics.json").is_file() and "historical_average" in run.table
     assert data.missing_fraction > 0.03 and run.metrics["overall"]["mae"] > 0
+
+
+messy = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-5, 5),
+    st.sampled_from(["", "x", "2024-01-01", "2024-13-45", "a", "b", "1.5", "NaT"]),
+    st.datetimes(min_value=pd.Timestamp("2023-12-31").to_pydatetime(),
+                 max_value=pd.Timestamp("2024-01-03").to_pydatetime()),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cols=st.fixed_dictionaries(
+        {"time": st.lists(messy, min_size=0, max_size=8), "station": st.lists(messy, max_size=8),
+         "pm25": st.lists(messy, max_size=8)}
+    ),
+    drop=st.sampled_from([None, "time", "station", "pm25"]),
+    freq=st.sampled_from([None, "1h"]),
+)  # fmt: skip
+def test_fuzz_long_frames_fail_with_value_errors_only(cols, drop, freq):
+    n = min(len(v) for v in cols.values())
+    df = pd.DataFrame({k: pd.Series(v[:n], dtype=object) for k, v in cols.items()})
+    if drop:
+        df = df.drop(columns=[drop])
+    try:
+        d = pm25(df, graph=None, freq=freq)
+    except ValueError as e:
+        assert str(e)
+    else:
+        assert d.num_nodes >= 1 and bool(torch.isfinite(d.values).all())

@@ -152,7 +152,7 @@ def load_pemsd7m(data_dir: str | Path | None = None) -> SpatioTemporalData:
     calendar 5-min grid; weekend slots are masked (STGCN never crosses a day boundary).
 
     Shapes:
-        values: [17568, 228, 1] (mph; 61 days, 27.9% masked weekend slots)
+        values: [17280, 228, 1] (mph; 2012-05-01 to 2012-06-29, the 16 weekend days masked)
     """
     card, files = open_card("pemsd7m", data_dir)
     v_path = files["pemsd7m/PeMSD7_V_228.csv"]
