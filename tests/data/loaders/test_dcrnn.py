@@ -41,6 +41,8 @@ def test_metr_la_graph_matches_the_release(data_root):
     assert np.allclose(g.coords[0], [-118.31829, 34.15497])
     _, adj = read_adj_mx(data_root / "metr_la_graph/adj_mx.pkl")
     assert np.allclose(g.to_dense(), adj) and np.diag(adj).tolist() == [1.0] * 207
+    listed = (data_root / "metr_la_graph/graph_sensor_ids.txt").read_text().strip().split(",")
+    assert list(g.node_ids) == listed  # the pickle's order is DCRNN's sensor-id order
 
 
 def test_pems_bay_distances_reproduce_the_released_adjacency(data_root):
