@@ -176,7 +176,7 @@ def _assemble(
     """Reorder to the graph's node order and build the dataset."""
     order = [stations.ids.index(i) for i in graph.node_ids]
     nodes = stations.table.iloc[order]
-    v = np.ascontiguousarray(values[:, order], dtype=np.float32)
+    v = np.array(values[:, order], dtype=np.float32)
     return SpatioTemporalData(
         torch.from_numpy(v),
         torch.from_numpy(np.isfinite(v)),

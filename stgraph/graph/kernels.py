@@ -1,8 +1,60 @@
-"""Distance -> weight kernels (pure functions on dense distance matrices)."""
+"""Distance -> weight kernels (pure functions on distance matrices and edge distances)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+
+Weighting = Literal["gaussian", "ones", "distance", "inverse"]
+
+
+def _check_sigma(sigma: float) -> float:
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be finite and > 0, got {sigma}")
+    return float(sigma)
+
+
+def gaussian_weights(dist: np.ndarray, sigma: float) -> np.ndarray:
+    r"""Gaussian kernel of distances, :math:`w = \exp(-d^2 / \sigma^2)`.
+
+    Shapes:
+        dist: any -> same shape, float64
+    """
+    return np.exp(-np.square(np.asarray(dist, dtype=np.float64) / _check_sigma(sigma)))
+
+
+def edge_weights(dist: np.ndarray, kind: Weighting, sigma: float | None = None) -> np.ndarray:
+    r"""Edge weights from edge lengths.
+
+    * ``"gaussian"``: :math:`\exp(-d^2/\sigma^2)` (``sigma`` required);
+    * ``"ones"``: 1 (binary adjacency, as in ASTGCN's connectivity matrix);
+    * ``"distance"``: :math:`d` itself (for users who weigh later);
+    * ``"inverse"``: :math:`1/d` (ASTGCN's distance matrix); a zero distance is an error.
+
+    Shapes:
+        dist: [E] -> [E] float64
+    """
+    d = np.asarray(dist, dtype=np.float64)
+    if kind == "gaussian":
+        if sigma is None:
+            raise ValueError("weight='gaussian' needs sigma")
+        return gaussian_weights(d, sigma)
+    if kind == "ones":
+        return np.ones_like(d)
+    if kind == "distance":
+        return d.copy()
+    if kind == "inverse":
+        zero = np.flatnonzero(d <= 0)
+        if zero.size:
+            raise ValueError(
+                f"weight='inverse' needs positive distances; edge {int(zero[0])} has distance "
+                f"{d[zero[0]]} ({zero.size} such edges)"
+            )
+        return 1.0 / d
+    raise ValueError(
+        f"unknown weight {kind!r}; expected 'gaussian', 'ones', 'distance' or 'inverse'"
+    )
 
 
 def gaussian_kernel(dist: np.ndarray, sigma: float | None = None, kappa: float = 0.1) -> np.ndarray:
@@ -32,8 +84,6 @@ def gaussian_kernel(dist: np.ndarray, sigma: float | None = None, kappa: float =
     finite = d[np.isfinite(d)]
     if sigma is None:
         sigma = float(finite.std()) if finite.size else 1.0
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    w = np.exp(-np.square(d / sigma))
+    w = gaussian_weights(d, sigma)
     w[w < kappa] = 0.0
     return w.astype(np.float32)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from stgraph.graph import normalization as _norm
+from stgraph.graph._validate import check_coords, check_edges, check_node_ids, check_symmetric
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -68,80 +69,11 @@ class SensorGraph:
         name: str = "graph",
     ) -> None:
         ids = tuple(str(i) for i in node_ids)
-        n = len(ids)
-        index: dict[str, int] = {}
-        for i, node in enumerate(ids):
-            if node in index:
-                raise ValueError(
-                    f"{name}: duplicate node id {node!r} at positions {index[node]} and {i}"
-                )
-            index[node] = i
-        ei = np.asarray(edge_index.cpu() if isinstance(edge_index, Tensor) else edge_index)
-        if ei.size == 0:
-            ei = np.zeros((2, 0), dtype=np.int64)
-        if ei.ndim != 2 or ei.shape[0] != 2:
-            raise ValueError(f"{name}: edge_index must have shape [2, E], got {ei.shape}")
-        if not np.issubdtype(ei.dtype, np.integer):
-            raise ValueError(f"{name}: edge_index must hold integers, got dtype {ei.dtype}")
-        ei = ei.astype(np.int64)
-        bad = np.flatnonzero((ei < 0).any(0) | (ei >= n).any(0))
-        if bad.size:
-            e = int(bad[0])
-            raise ValueError(
-                f"{name}: edge {e} = ({ei[0, e]} -> {ei[1, e]}) has a node index outside [0, {n}) "
-                f"({bad.size} such edges)"
-            )
-        if edge_weight is None:
-            ew = np.ones(ei.shape[1], dtype=np.float32)
-        else:
-            ew = np.asarray(
-                edge_weight.detach().cpu() if isinstance(edge_weight, Tensor) else edge_weight
-            )
-            ew = ew.astype(np.float32).reshape(-1)
-        if ew.shape != (ei.shape[1],):
-            raise ValueError(
-                f"{name}: edge_weight has {ew.shape[0]} entries for {ei.shape[1]} edges"
-            )
-        bad = np.flatnonzero(~np.isfinite(ew) | (ew < 0))
-        if bad.size:
-            e = int(bad[0])
-            raise ValueError(
-                f"{name}: edge {ids[ei[0, e]]!r} -> {ids[ei[1, e]]!r} has weight {ew[e]}; "
-                "weights must be finite and >= 0"
-            )
-        key = ei[0] * max(n, 1) + ei[1]
-        uniq, counts = np.unique(key, return_counts=True)
-        if (counts > 1).any():
-            k = int(uniq[counts > 1][0])
-            raise ValueError(
-                f"{name}: duplicate edge {ids[k // n]!r} -> {ids[k % n]!r}; merge duplicates first "
-                "(e.g. SensorGraph.from_scipy sums them)"
-            )
-        order = np.argsort(key, kind="stable")
-        ei, ew = ei[:, order], ew[order]
+        index = check_node_ids(ids, name)
+        ei, ew = check_edges(edge_index, edge_weight, ids, name)
         if not directed:
-            a = sp.csr_matrix((ew, (ei[0], ei[1])), shape=(n, n))
-            diff = sp.coo_matrix(a - a.T)
-            diff.eliminate_zeros()
-            if diff.nnz:
-                i, j = int(diff.row[0]), int(diff.col[0])
-                raise ValueError(
-                    f"{name}: directed=False but edge {ids[i]!r} -> {ids[j]!r} has no reverse "
-                    "edge of equal weight"
-                )
-        xy = None
-        if coords is not None:
-            xy = np.asarray(coords, dtype=np.float64)
-            if xy.shape != (n, 2):
-                raise ValueError(f"{name}: coords must have shape [N={n}, 2], got {xy.shape}")
-            bad = np.flatnonzero(~np.isfinite(xy).all(1))
-            if bad.size:
-                raise ValueError(
-                    f"{name}: node {ids[int(bad[0])]!r} has non-finite coordinates {xy[bad[0]]} "
-                    f"({bad.size} such nodes)"
-                )
-            if crs is None:
-                raise ValueError(f"{name}: coords given without a CRS (e.g. crs='EPSG:4326')")
+            check_symmetric(ei, ew, ids, name)
+        xy = None if coords is None else check_coords(coords, crs, ids, name)
         self._node_ids = ids
         self._index = index
         self._ei = _readonly(ei)

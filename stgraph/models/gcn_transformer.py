@@ -8,47 +8,34 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models.registry import ModelSpec, register_model
-from stgraph.nn import CalendarEmbedding, GCNConv, TemporalAttention, sinusoidal_positions
+from stgraph.nn import (
+    CalendarEmbedding,
+    FeedForward,
+    GCNConv,
+    ResidualSTBlock,
+    TemporalAttention,
+    sinusoidal_positions,
+)
 
 
-class _FeedForward(nn.Sequential):
-    def __init__(self, dim: int, dropout: float) -> None:
-        super().__init__(
-            nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim)
-        )
-
-
-class STBlock(nn.Module):
-    r"""Pre-norm spatio-temporal block: a residual GCN sub-layer, a residual temporal
-    multi-head self-attention sub-layer and a residual feed-forward sub-layer, each with layer
-    norm and dropout (seed article sec. 4.4: residual connections, layer norm, dropout).
-
-    .. math::
-        H \leftarrow H + \mathrm{GCN}(\mathrm{LN}(H)), \quad
-        H \leftarrow H + \mathrm{MHA}_t(\mathrm{LN}(H)), \quad
-        H \leftarrow H + \mathrm{FFN}(\mathrm{LN}(H))
+class STBlock(ResidualSTBlock):
+    r"""Pre-norm spatio-temporal block: residual GCN, temporal multi-head self-attention and
+    feed-forward sub-layers, each with layer norm and dropout (seed article sec. 4.4), i.e.
+    :class:`~stgraph.nn.ResidualSTBlock` with :class:`~stgraph.nn.GCNConv` and
+    :class:`~stgraph.nn.TemporalAttention`.
 
     Args:
         dim: feature size.
         heads: attention heads.
         dropout: dropout rate.
+        persistence: add the last input step to every forecast step (residual forecasting).
 
     Shapes:
         h: [B, T, N, dim] -> [B, T, N, dim]
     """
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3))
-        self.gcn = GCNConv(dim, dim)
-        self.attn = TemporalAttention(dim, heads, dropout)
-        self.ffn = _FeedForward(dim, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, h: Tensor, edge_index: Tensor, edge_weight: Tensor | None) -> Tensor:
-        h = h + self.drop(self.gcn(self.norms[0](h), edge_index, edge_weight))
-        h = h + self.drop(self.attn(self.norms[1](h)))
-        return h + self.drop(self.ffn(self.norms[2](h)))
+        super().__init__(dim, GCNConv(dim, dim), TemporalAttention(dim, heads, dropout), dropout)
 
 
 @register_model(
@@ -62,7 +49,10 @@ class GCNTransformer(nn.Module):
     Decoder: one query per forecast step (learned step embedding + calendar embedding of the
     target time + node embedding) cross-attends over the encoded history of its own node
     (seed article sec. 4.2, interactive attention), followed by a feed-forward layer and a
-    linear read-out; all ``H`` steps are produced at once.
+    linear read-out; all ``H`` steps are produced at once. With ``persistence=True`` (and
+    ``F_out = F``) the read-out is added to the last input step, so the network learns the
+    change from the latest observation rather than the level:
+    :math:`\hat y_{t+h} = x_t + g_h(\cdot)`.
 
     Args:
         in_channels: input value features ``F``.
@@ -97,9 +87,11 @@ class GCNTransformer(nn.Module):
         heads: int = 4,
         layers: int = 2,
         dropout: float = 0.1,
+        persistence: bool = True,
     ) -> None:
         super().__init__()
         self.lookback, self.horizon, self.num_covariates = lookback, horizon, num_covariates
+        self.persistence = persistence and in_channels == out_channels
         extra = max(num_covariates - 2, 0)
         self.inp = nn.Linear(in_channels + extra, dim)
         self.node_emb = nn.Parameter(torch.empty(num_nodes, dim))
@@ -109,7 +101,7 @@ class GCNTransformer(nn.Module):
         self.blocks = nn.ModuleList(STBlock(dim, heads, dropout) for _ in range(layers))
         self.cross = TemporalAttention(dim, heads, dropout)
         self.norm_q, self.norm_m, self.norm_f, self.norm_o = (nn.LayerNorm(dim) for _ in range(4))
-        self.ffn = _FeedForward(dim, dropout)
+        self.ffn = FeedForward(dim, dropout=dropout)
         self.read = nn.Linear(dim, out_channels)
         self.reset_parameters()
 
@@ -159,4 +151,5 @@ class GCNTransformer(nn.Module):
             h = block(h, edge_index, edge_weight)
         q = q + self.cross(self.norm_q(q), self.norm_m(h))
         q = q + self.ffn(self.norm_f(q))
-        return self.read(self.norm_o(q))
+        out = self.read(self.norm_o(q))
+        return out + x[:, -1:, :, : out.shape[-1]] if self.persistence else out

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from stgraph.graph.normalization import normalize, reverse
-from stgraph.nn.propagate import GraphOperator, Layout, cached_operator
+from stgraph.nn.init import glorot_
+from stgraph.nn.polynomial import graph_polynomial
+from stgraph.nn.propagate import Layout, graph_operator
 
 
 class DiffusionConv(nn.Module):
@@ -18,7 +18,8 @@ class DiffusionConv(nn.Module):
 
     The forward walk follows edge directions (a node hears its upstream neighbours), the
     backward walk runs against them; the ``k = 0`` terms are merged into one. All
-    ``2K + 1`` diffused copies are concatenated and mixed by one linear map.
+    ``2K + 1`` diffused copies are concatenated and mixed by one linear map (evaluated by
+    :func:`~stgraph.nn.polynomial.graph_polynomial` in the cheaper order).
 
     Args:
         in_channels: size of each input feature vector.
@@ -54,36 +55,23 @@ class DiffusionConv(nn.Module):
 
     def reset_parameters(self) -> None:
         """Glorot weights, zero bias."""
-        nn.init.xavier_uniform_(self.lin.weight)
-        if self.lin.bias is not None:
-            nn.init.zeros_(self.lin.bias)
-
-    def _operators(
-        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None
-    ) -> list[GraphOperator]:
-        n = x.shape[-2]
-
-        def fwd(ei: Tensor, ew: Tensor | None) -> GraphOperator:
-            e, w = normalize(ei, ew, n, "rw")
-            return GraphOperator(e, w, n, self.layout)
-
-        def bwd(ei: Tensor, ew: Tensor | None) -> GraphOperator:
-            e, w = normalize(reverse(ei), ew, n, "rw")
-            return GraphOperator(e, w, n, self.layout)
-
-        ops = [cached_operator(self, "fwd", edge_index, edge_weight, fwd)]
-        if self.bidirectional:
-            ops.append(cached_operator(self, "bwd", edge_index, edge_weight, bwd))
-        return ops
+        glorot_(self.lin)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        terms = [x]
-        for op in self._operators(x, edge_index, edge_weight) if self.k else []:
-            h = x
-            for _ in range(self.k):
-                h = op(h)
-                terms.append(h)
-        return self.lin(torch.cat(terms, dim=-1))
+        directions = (False, True) if self.bidirectional else (False,)
+        ops = [
+            graph_operator(
+                self,
+                edge_index,
+                edge_weight,
+                x.shape[-2],
+                "rw",
+                against_edges=a,
+                layout=self.layout,
+            )
+            for a in directions
+        ]
+        return graph_polynomial(x, self.lin, ops, self.k)
 
     def extra_repr(self) -> str:
         return (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgraph.graph.normalization import normalize
-from stgraph.nn.propagate import GraphOperator, Layout, cached_operator
+from stgraph.nn.init import glorot_
+from stgraph.nn.propagate import Layout, graph_operator
 
 
 class GCNConv(nn.Module):
@@ -14,6 +14,9 @@ class GCNConv(nn.Module):
 
     .. math::
         H = \hat D^{-1/2} \hat A^\top \hat D^{-1/2} X \Theta + b, \qquad \hat A = A + I
+
+    The product with :math:`\Theta` runs before the propagation when it shrinks the features
+    and after it otherwise (the propagation is the expensive part).
 
     Args:
         in_channels: size of each input feature vector.
@@ -23,7 +26,7 @@ class GCNConv(nn.Module):
         layout: propagation backend (see :class:`stgraph.nn.propagate.GraphOperator`).
 
     Shapes:
-        x: [..., N, in_channels]
+        x: [..., N, in_channels] (e.g. [B, T, N, F] or [B, N, F])
         edge_index: [2, E], edge_weight: [E] (raw weights; normalised inside)
         output: [..., N, out_channels]
     """
@@ -45,19 +48,21 @@ class GCNConv(nn.Module):
 
     def reset_parameters(self) -> None:
         """Glorot weights, zero bias."""
-        nn.init.xavier_uniform_(self.lin.weight)
+        glorot_(self.lin)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        n = x.shape[-2]
-
-        def build(ei: Tensor, ew: Tensor | None) -> GraphOperator:
-            e, w = normalize(ei, ew, n, "sym", self_loops=self.self_loops)
-            return GraphOperator(e, w, n, self.layout)
-
-        op = cached_operator(self, "sym", edge_index, edge_weight, build)
-        h = op(self.lin(x))
+        op = graph_operator(
+            self,
+            edge_index,
+            edge_weight,
+            x.shape[-2],
+            "sym",
+            self_loops=self.self_loops,
+            layout=self.layout,
+        )
+        h = op(self.lin(x)) if self.out_channels <= self.in_channels else self.lin(op(x))
         return h if self.bias is None else h + self.bias
 
     def extra_repr(self) -> str:

@@ -62,11 +62,11 @@ def build_dataset(
     Shapes:
         values, mask: [T, N, F]
     """
-    v = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    v = torch.from_numpy(np.array(values, dtype=np.float32))  # a writable copy
     m = np.isfinite(values) if mask is None else mask
     return SpatioTemporalData(
         v,
-        torch.from_numpy(np.ascontiguousarray(m, dtype=bool)),
+        torch.from_numpy(np.array(m, dtype=bool)),
         card_index(card, v.shape[0]) if timestamps is None else timestamps,
         graph,
         tuple(card["features"] if features is None else features),

@@ -1,0 +1,72 @@
+"""GraphOperator: both layouts compute P x (+ add) and its gradient; the cache is exact."""
+
+import gc
+
+import pytest
+import torch
+
+from stgraph.nn import GCNConv, GraphOperator, choose_layout
+from tests.nn.conftest import dense_adjacency, random_graph
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_operator_is_the_transposed_adjacency_with_fused_add_and_its_gradient(layout):
+    ei, w = random_graph(7, symmetric=False)
+    a = dense_adjacency(ei, w, 7)
+    x = torch.randn(2, 3, 7, 4, requires_grad=True)
+    add = torch.randn(2, 3, 7, 4, requires_grad=True)
+    out = GraphOperator(ei, w, 7, layout)(x, add=add, alpha=2.0)
+    ref = 2.0 * a.t() @ x + add
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    gx, ga = torch.autograd.grad(out, (x, add), g)
+    rx, ra = torch.autograd.grad(ref, (x, add), g)
+    torch.testing.assert_close(gx, rx)
+    torch.testing.assert_close(ga, ra)
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_stride_zero_gradient_from_sum_is_handled(layout):
+    ei, w = random_graph(5)
+    x = torch.randn(4, 5, 3, requires_grad=True)
+    GraphOperator(ei, w, 5, layout)(x).sum().backward()  # sum() sends an expanded gradient
+    torch.testing.assert_close(x.grad, dense_adjacency(ei, w, 5).sum(1)[:, None].expand(4, 5, 3))
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_learnable_edge_weights_receive_gradients(layout):
+    ei, w = random_graph(5)
+    w = w.clone().requires_grad_(True)
+    conv = GCNConv(3, 2, layout=layout)
+    conv(torch.randn(2, 5, 3), ei, w).square().sum().backward()
+    assert w.grad is not None and w.grad.abs().sum() > 0
+
+
+def test_operator_cache_hits_the_same_graph_and_rebuilds_on_any_change():
+    conv, x = GCNConv(3, 2), torch.randn(5, 3)
+    ei, w = random_graph(5)
+    out = conv(x, ei, w)
+    ops = lambda: {id(v[2]) for v in conv.__dict__["_stgraph_op_cache"].values()}  # noqa: E731
+    first = ops()
+    conv(x, ei, w)
+    assert ops() == first  # same tensors: reused
+    w.mul_(2.0)  # in-place change: rebuilt, and the result follows the new weights
+    conv(x, ei, w)
+    assert ops() != first
+    ref = GCNConv(3, 2)
+    ref.load_state_dict(conv.state_dict())
+    for seed in range(1, 5):  # new graphs as temporaries (addresses get recycled) never hit
+        ei2, w2 = random_graph(5, seed=seed)
+        torch.testing.assert_close(conv(x, ei2.clone(), w2.clone()), ref(x, ei2, w2))
+        gc.collect()
+    assert not torch.allclose(out, ref(x, ei2, w2))
+
+
+def test_auto_layout_rule():
+    assert choose_layout(100, 200) == "dense"  # small graphs: always dense
+    assert choose_layout(207, 207 * 8) == "dense"  # METR-LA-like
+    assert choose_layout(2000, 2000 * 8) == "sparse"
+    assert choose_layout(400, 400 * 5) == "dense"
+    assert choose_layout(800, 800 * 18) == "sparse"
+    assert choose_layout(800, 800 * 70) == "dense"
+    assert choose_layout(2000, 2000 * 200) == "dense"  # 10 % dense
