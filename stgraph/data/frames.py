@@ -19,7 +19,7 @@ import torch
 
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.stations import StationTable, station_table
-from stgraph.graph import SensorGraph
+from stgraph.graph import SensorGraph, build
 
 log = logging.getLogger("stgraph.data")
 
@@ -155,11 +155,7 @@ def _graph_for(
             f"{name}: graph={graph!r} needs station coordinates; pass stations= (a GeoDataFrame "
             "or a DataFrame with lon/lat columns) or graph=SensorGraph(...)"
         )
-    from stgraph.data.loaders._stations import station_graph
-
-    return station_graph(
-        ids, stations.coords, stations.crs or "EPSG:4326", str(graph), name=name, **graph_kw
-    )
+    return build(str(graph), stations.coords, ids=ids, crs=stations.crs, name=name, **graph_kw)
 
 
 def _assemble(
@@ -219,15 +215,17 @@ def from_long_dataframe(
             ``df`` (no coordinates).
         station_id: id column of ``stations``; default: a column named like ``node`` when
             present, else the index.
-        graph: ``"knn"`` or ``"gaussian"`` (from coordinates), a ready ``SensorGraph``, or
-            ``None`` (no edges).
+        graph: a point builder of :func:`stgraph.graph.build` (``"knn"``, ``"gaussian"``,
+            ``"radius"``, ``"delaunay"``) applied to the station coordinates, a ready
+            ``SensorGraph``, or ``None`` (no edges).
         freq: grid step (e.g. ``"1h"``); ``None`` infers the most common step.
         covariates: known-in-advance columns (e.g. a holiday flag) -> per-node covariates.
         covariate_fill: what to do where a covariate is unknown on the grid: ``"error"`` or
             ``"ffill"`` (carry the node's last known value forward; explicit opt-in).
         units: units per value column.
         name: dataset name.
-        **graph_kw: graph builder options (``k``, ``sigma``, ``kappa``).
+        **graph_kw: options of the builder (e.g. ``k``, ``weight`` for ``knn``; ``sigma`` in
+            metres and ``kappa`` for ``gaussian``).
 
     Shapes:
         output values: [T, N, len(values)], covariates [T, N, 2 + len(covariates)]

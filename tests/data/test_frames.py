@@ -157,11 +157,13 @@ def test_geodataframe_stations_projected_crs_and_given_graph():
         stations=gdf,
         freq="1h",
         graph="gaussian",
-        kappa=0.0,
+        kappa=1e-6,
     )
     assert d.graph.crs == "EPSG:32650" and list(d.nodes.columns) == ["x", "y", "elevation"]
-    assert d.graph.num_edges == 4 * 3  # kappa 0: every pair
-    # metric distances: the nearest pair has the largest weight
+    assert d.graph.num_edges == 4 * 3  # tiny kappa: every pair
+    w = d.graph.to_dense()
+    a, b, c = (d.graph.node_ids.index(x) for x in "abc")
+    assert w[a, b] > w[a, c]  # metric distances: the nearer station weighs more
     ring = SensorGraph(["c", "b", "a", "d"], [[0, 1], [1, 0]], name="given")
     d2 = pm25(df, stations=STATIONS, freq="1h", graph=ring)
     assert d2.graph is ring and d2.nodes.index.tolist() == ["c", "b", "a", "d"]

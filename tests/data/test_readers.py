@@ -21,7 +21,7 @@ from stgraph.data.loaders.air_quality import (
     _aqi36_table,
     read_beijing_station,
 )
-from stgraph.data.loaders.dcrnn import read_distances, read_sensor_locations
+from stgraph.data.loaders.dcrnn import read_adj_mx, read_sensor_locations
 from stgraph.data.loaders.noaa import read_noaa_matrix, read_noaa_times
 from stgraph.data.loaders.pgt import read_england_covid, read_montevideo_bus, read_pgt_static
 from stgraph.data.readers import (
@@ -145,7 +145,7 @@ def test_fuzz_aqi36_tables(body, header):
 @given(body=rows, sep=st.sampled_from([",", " ", "\t"]))
 def test_fuzz_matrix_style_readers(body, sep):
     text = "\n".join(sep.join(r) for r in body)
-    for reader in (read_noaa_matrix, read_noaa_times, read_distances):
+    for reader in (read_noaa_matrix, read_noaa_times, read_adj_mx):
         only_value_errors(reader, text, "m.dat")
     only_value_errors(lambda p: read_sensor_locations(p, ["1", "2"]), text, "loc.csv")
 

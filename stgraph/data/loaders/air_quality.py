@@ -61,8 +61,9 @@ def load_aqi36(
         observed: ``"ground"`` (every available reading observed, 13.2% missing) or
             ``"missing"`` (the evaluation entries removed too, 24.6% missing; train imputation
             models on this and score them on :func:`aqi36_evaluation_mask`).
-        graph: ``"gaussian"`` (default; kappa 0.1, sigma = std of the distances) or ``"knn"``.
-        **graph_kw: builder options (``k``, ``sigma``, ``kappa``).
+        graph: a point builder of :func:`stgraph.graph.build`: ``"gaussian"`` (default; kappa
+            0.1, sigma = std of the great-circle distances) or ``"knn"``.
+        **graph_kw: builder options (``k``, ``sigma`` in metres, ``kappa``).
 
     Shapes:
         values: [8759, 36, 1] (ug/m3)
@@ -201,9 +202,9 @@ def load_beijing_air_quality(
         coords: optional station table (``station``, ``lon``, ``lat``): builds a ``graph``
             graph from it. Without it the graph is complete with unit weights (documented
             fallback: the source has no coordinates).
-        graph: ``"knn"`` or ``"gaussian"`` when ``coords`` is given.
+        graph: a point builder (``"knn"``, ``"gaussian"``, ...) when ``coords`` is given.
         name: dataset name.
-        **graph_kw: builder options (``k``, ``sigma``, ``kappa``).
+        **graph_kw: builder options (``k``, ``weight``, ``sigma`` in metres, ``kappa``).
 
     Shapes:
         values: [35064, 12, len(variables)]

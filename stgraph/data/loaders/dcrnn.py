@@ -1,12 +1,14 @@
 """DCRNN releases (Li et al., ICLR 2018): METR-LA and PEMS-BAY sensor graphs and series.
 
-Graph files: ``adj_mx.pkl`` (read with a restricted unpickler), road-distance CSVs and sensor
-locations. Series: ``metr-la.h5`` / ``pems-bay.h5`` (pandas HDF5, read with h5py). Zero speeds
-are missing readings (DCRNN's convention) and gaps in the time index are masked.
+Graph files: ``adj_mx.pkl`` (read with the restricted unpickler of :mod:`stgraph.graph.io`),
+road-distance CSVs (:func:`stgraph.graph.io.read_distance_table`) and sensor locations.
+Series: ``metr-la.h5`` / ``pems-bay.h5`` (pandas HDF5, read with h5py). Zero speeds are missing
+readings (DCRNN's convention) and gaps in the time index are masked.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,36 +20,29 @@ from stgraph.data.hdf5 import read_pandas_hdf
 from stgraph.data.loaders._common import node_table, open_card
 from stgraph.data.readers import read_csv, to_numeric
 from stgraph.data.registry import register_dataset
-from stgraph.data.safe_pickle import load_restricted
 from stgraph.data.spatiotemporal import SpatioTemporalData
-from stgraph.graph import SensorGraph
-from stgraph.graph.kernels import gaussian_kernel
+from stgraph.graph import SensorGraph, build
+from stgraph.graph.io import read_dcrnn_adj_pickle, read_distance_table
 
 
 def read_adj_mx(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """DCRNN ``adj_mx.pkl``: ``[sensor_ids, {id: index}, adj]``, unpickled safely.
+    """DCRNN ``adj_mx.pkl`` (``[sensor_ids, {id: index}, adj]``) through the restricted
+    unpickler of :func:`stgraph.graph.io.read_dcrnn_adj_pickle`; every failure (a forbidden
+    global, a truncated or foreign file) is a ``ValueError`` naming the file.
 
     Returns:
         ``(sensor ids, adjacency)`` with ``adj[i, j]`` the weight of ``i -> j``.
 
     Shapes:
-        adj: [N, N] float64
+        adj: [N, N] float32
     """
-    obj = load_restricted(path)
-    if not isinstance(obj, (list, tuple)) or len(obj) != 3:
-        raise ValueError(
-            f"{path}: expected [sensor_ids, id_to_index, adj], got {type(obj).__name__}"
-        )
-    ids, index, adj = obj
-    if not isinstance(ids, list) or not all(isinstance(i, (str, bytes)) for i in ids):
-        raise ValueError(f"{path}: sensor_ids must be a list of strings")
-    ids = [i.decode() if isinstance(i, bytes) else i for i in ids]
-    if not isinstance(index, dict) or any(index.get(k) != i for i, k in enumerate(ids)):
-        raise ValueError(f"{path}: id_to_index does not match the order of sensor_ids")
-    a = np.asarray(adj, dtype=np.float64) if isinstance(adj, np.ndarray) else None
-    if a is None or a.shape != (len(ids), len(ids)):
-        raise ValueError(f"{path}: adj must be a {len(ids)}x{len(ids)} array")
-    return ids, a
+    try:
+        ids, _, adj = read_dcrnn_adj_pickle(path)
+    except ValueError:
+        raise
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"{path}: not a safe DCRNN adjacency pickle ({e})") from None
+    return ids, adj
 
 
 def read_sensor_locations(path: str | Path, ids: Sequence[str]) -> np.ndarray:
@@ -77,49 +72,19 @@ def read_sensor_locations(path: str | Path, ids: Sequence[str]) -> np.ndarray:
     return table.loc[list(ids)].to_numpy()
 
 
-def read_distances(path: str | Path) -> pd.DataFrame:
-    """Road-distance edge list ``from,to,distance`` (header optional), ids as strings.
-
-    Returns:
-        Frame with columns ``from`` (str), ``to`` (str), ``distance`` (float).
-    """
-    df = read_csv(path, header=False)
-    if df.shape[1] != 3:
-        raise ValueError(f"{path}: expected 3 columns from,to,distance; got {df.shape[1]}")
-    header = pd.to_numeric(df.iloc[0, 2], errors="coerce")
-    body = df.iloc[1:] if pd.isna(header) else df
-    dist = to_numeric(body.iloc[:, [2]], path, missing=(), first_row=1 + int(pd.isna(header)))
-    if (dist < 0).any():
-        raise ValueError(f"{path}: negative distance")
-    return pd.DataFrame(
-        {
-            "from": body.iloc[:, 0].str.strip().to_numpy(),
-            "to": body.iloc[:, 1].str.strip().to_numpy(),
-            "distance": dist[:, 0],
-        }
-    )
-
-
 def distance_graph(
-    ids: Sequence[str],
-    distances: pd.DataFrame,
-    sigma: float | None = None,
-    kappa: float = 0.1,
-    name: str = "graph",
+    ids: Sequence[str], distances: str | Path, kappa: float = 0.1, name: str = "graph"
 ) -> SensorGraph:
-    r"""DCRNN's directed road graph: :math:`W_{ij} = \exp(-d_{ij}^2/\sigma^2)` for listed pairs,
-    entries below ``kappa`` dropped; ``sigma`` defaults to the std of the listed distances
-    between known sensors (self-pairs included). Rows naming other sensors are ignored.
+    r"""DCRNN's directed road graph from a ``from,to,distance`` file:
+    :math:`W_{ij} = \exp(-d_{ij}^2/\sigma^2)` for listed pairs of known sensors (others
+    dropped, as DCRNN does), ``sigma`` = std of their distances, entries below ``kappa``
+    dropped (the ``distance-table`` builder of :mod:`stgraph.graph`).
 
     Shapes:
         output: SensorGraph with len(ids) nodes
     """
-    pos = {s: i for i, s in enumerate(ids)}
-    keep = distances["from"].isin(pos) & distances["to"].isin(pos)
-    d = np.full((len(ids), len(ids)), np.inf)
-    sub = distances[keep]
-    d[sub["from"].map(pos).to_numpy(), sub["to"].map(pos).to_numpy()] = sub["distance"].to_numpy()
-    return SensorGraph.from_dense(gaussian_kernel(d, sigma, kappa), list(ids), name=name)
+    table = read_distance_table(distances, ids, unknown="drop")
+    return build("distance-table", table, ids, kappa=kappa, name=name)
 
 
 def _graph(name: str, data_dir: str | Path | None, pkl: str, loc: str) -> SensorGraph:

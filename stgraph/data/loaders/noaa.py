@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from stgraph.data.loaders._common import build_dataset, node_table, open_card
-from stgraph.data.loaders._stations import station_graph
 from stgraph.data.readers import read_numeric_matrix
 from stgraph.data.registry import register_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
+from stgraph.graph import build
 
 NOAA_VARIABLES = (("Tmax", "degF"), ("Tmin", "degF"), ("Precip", "inch"))
 #: missing-value codes (Precip stores -99.99 as float32: -99.989998)
@@ -57,8 +57,9 @@ def load_noaa_weather(
 
     Args:
         data_dir: data root.
-        graph: ``"knn"`` (default, k = 8) or ``"gaussian"``.
-        **graph_kw: builder options (``k``, ``sigma`` in km, ``kappa``).
+        graph: a point builder of :func:`stgraph.graph.build`: ``"knn"`` (default: k = 8,
+            symmetric, Gaussian weights with sigma = mean edge length) or ``"gaussian"``.
+        **graph_kw: builder options (``k``, ``weight``, ``sigma`` in metres, ``kappa``).
 
     Shapes:
         values: [1461, 328, 3] (Tmax degF, Tmin degF, Precip inch)
@@ -78,7 +79,8 @@ def load_noaa_weather(
         if v.shape != (len(ts), len(ids)):
             raise ValueError(f"{path}: shape {v.shape}, expected ({len(ts)}, {len(ids)})")
         layers.append(v)
-    g = station_graph(ids, coords, "EPSG:4326", graph, name="noaa-weather", **({"k": 8} | graph_kw))
+    defaults = {"k": 8, "weight": "gaussian"} if graph == "knn" else {}
+    g = build(graph, coords, ids=ids, crs="EPSG:4326", name="noaa-weather", **(defaults | graph_kw))
     return build_dataset(
         card, np.stack(layers, -1), g, timestamps=ts, nodes=node_table(ids, coords)
     )

@@ -15,11 +15,11 @@ import pandas as pd
 
 from stgraph.data.frames import to_regular_grid
 from stgraph.data.loaders._common import build_dataset, node_table, open_card
-from stgraph.data.loaders.dcrnn import read_distances
 from stgraph.data.readers import read_csv, read_npz, read_numeric_matrix, to_numeric
 from stgraph.data.registry import register_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
-from stgraph.graph import SensorGraph
+from stgraph.graph import SensorGraph, build
+from stgraph.graph.io import read_sensor_ids
 
 
 def read_pems_npz(path: Path) -> np.ndarray:
@@ -35,45 +35,30 @@ def read_pems_npz(path: Path) -> np.ndarray:
 
 
 def pems_graph(
-    path: Path, ids: list[str], id_file: Path | None = None, weights: str = "binary", name: str = ""
+    path: Path, num_nodes: int, id_file: Path | None = None, weights: str = "ones", name: str = ""
 ) -> SensorGraph:
-    """Undirected road graph from a PEMS0X edge list.
+    """Undirected road graph from a PEMS0X ``from,to,cost`` list (the ``distance-table``
+    builder of :mod:`stgraph.graph`, every row read as an undirected link).
 
     Args:
-        path: ``from,to,cost`` CSV (node indices, or detector ids when ``id_file`` is given).
-        ids: node ids in series order.
-        id_file: one detector id per line (line i = node i), e.g. ``PEMS03.txt``.
-        weights: ``"binary"`` (1 per link, as ASTGCN/STSGCN use it) or ``"gaussian"``
-            (``exp(-d^2/sigma^2)``, sigma = std of the listed distances).
+        path: the CSV (node indices 0..N-1, or detector ids when ``id_file`` is given).
+        num_nodes: ``N``, the series' node count.
+        id_file: detector ids in node order (line i = node i), e.g. ``PEMS03.txt``; they become
+            the node ids (else ``"0".."N-1"``).
+        weights: ``"ones"`` (binary, as ASTGCN/STSGCN use it) or ``"gaussian"``
+            (``exp(-d^2/sigma^2)``, sigma = std of the costs, weights < 0.1 dropped).
         name: graph name.
 
     Shapes:
-        output: SensorGraph with len(ids) nodes; repeated links keep the shortest distance
+        output: SensorGraph with N nodes; a pair listed twice keeps its shortest cost
     """
-    edges = read_distances(path)
-    if id_file is not None:
-        lines = [s.strip() for s in id_file.read_text().split() if s.strip()]
-        if len(lines) != len(ids):
-            raise ValueError(f"{id_file}: {len(lines)} ids for {len(ids)} nodes")
-        pos = {s: i for i, s in enumerate(lines)}
-    else:
-        pos = {str(i): i for i in range(len(ids))}
-    unknown = sorted((set(edges["from"]) | set(edges["to"])) - set(pos))
-    if unknown:
-        raise ValueError(f"{path}: links name unknown nodes {unknown[:5]}")
-    i, j = edges["from"].map(pos).to_numpy(), edges["to"].map(pos).to_numpy()
-    d = np.full((len(ids), len(ids)), np.inf)
-    np.minimum.at(d, (i, j), edges["distance"].to_numpy())
-    d = np.minimum(d, d.T)
-    if weights == "binary":
-        w = np.isfinite(d).astype(np.float64)
-    elif weights == "gaussian":
-        sigma = float(edges["distance"].std()) or 1.0
-        w = np.where(np.isfinite(d), np.exp(-np.square(np.where(np.isfinite(d), d, 0) / sigma)), 0)
-        w[np.isfinite(d) & (w == 0)] = np.finfo(np.float32).tiny
-    else:
-        raise ValueError(f"weights must be 'binary' or 'gaussian', got {weights!r}")
-    return SensorGraph.from_dense(w, ids, directed=False, name=name)
+    ids = [str(i) for i in range(num_nodes)] if id_file is None else read_sensor_ids(id_file)
+    if len(ids) != num_nodes:
+        raise ValueError(f"{id_file}: {len(ids)} ids for {num_nodes} nodes")
+    if weights not in ("ones", "gaussian"):
+        raise ValueError(f"weights must be 'ones' or 'gaussian', got {weights!r}")
+    return build("distance-table", path, ids, weight=weights, symmetric=True, duplicates="min",
+                 name=name)  # fmt: skip
 
 
 def _pems(
@@ -82,9 +67,8 @@ def _pems(
     card, files = open_card(name, data_dir)
     code = name.upper().replace("-", "")
     data = read_pems_npz(files[f"{name}/{code}.npz"])
-    ids = [str(i) for i in range(data.shape[1])]
     ids_path = files[f"pems_distances/{code}.txt"] if id_file else None
-    graph = pems_graph(files[f"pems_distances/{code}.csv"], ids, ids_path, weights, name)
+    graph = pems_graph(files[f"pems_distances/{code}.csv"], data.shape[1], ids_path, weights, name)
     features = card["features"][: data.shape[2]]
     if len(features) != data.shape[2]:
         raise ValueError(f"{name}: {data.shape[2]} features, the card names {card['features']}")
@@ -92,7 +76,7 @@ def _pems(
 
 
 @register_dataset("pems03", "PEMS03 traffic flow (STSGCN), 358 detectors, 5-min, 91 days")
-def load_pems03(data_dir: str | Path | None = None, weights: str = "binary") -> SpatioTemporalData:
+def load_pems03(data_dir: str | Path | None = None, weights: str = "ones") -> SpatioTemporalData:
     """PEMS03: ``pems03/PEMS03.npz`` (not bundled) + ``PEMS03.csv``/``PEMS03.txt``.
 
     Shapes:
@@ -102,7 +86,7 @@ def load_pems03(data_dir: str | Path | None = None, weights: str = "binary") -> 
 
 
 @register_dataset("pems04", "PEMS04 flow/occupancy/speed (ASTGCN), 307 detectors, 5-min, 59 days")
-def load_pems04(data_dir: str | Path | None = None, weights: str = "binary") -> SpatioTemporalData:
+def load_pems04(data_dir: str | Path | None = None, weights: str = "ones") -> SpatioTemporalData:
     """PEMS04: ``pems04/PEMS04.npz`` (not bundled) + ``PEMS04.csv``.
 
     Shapes:
@@ -112,7 +96,7 @@ def load_pems04(data_dir: str | Path | None = None, weights: str = "binary") -> 
 
 
 @register_dataset("pems07", "PEMS07 traffic flow (STSGCN), 883 detectors, 5-min, 98 days")
-def load_pems07(data_dir: str | Path | None = None, weights: str = "binary") -> SpatioTemporalData:
+def load_pems07(data_dir: str | Path | None = None, weights: str = "ones") -> SpatioTemporalData:
     """PEMS07: ``pems07/PEMS07.npz`` (not bundled) + ``PEMS07.csv``.
 
     Shapes:
@@ -122,7 +106,7 @@ def load_pems07(data_dir: str | Path | None = None, weights: str = "binary") -> 
 
 
 @register_dataset("pems08", "PEMS08 flow/occupancy/speed (ASTGCN), 170 detectors, 5-min, 62 days")
-def load_pems08(data_dir: str | Path | None = None, weights: str = "binary") -> SpatioTemporalData:
+def load_pems08(data_dir: str | Path | None = None, weights: str = "ones") -> SpatioTemporalData:
     """PEMS08: ``pems08/PEMS08.npz`` (not bundled) + ``PEMS08.csv``.
 
     Shapes:
@@ -132,18 +116,16 @@ def load_pems08(data_dir: str | Path | None = None, weights: str = "binary") -> 
 
 
 # ---------------------------------------------------------------------------- PeMSD7(M)
-def stgcn_weights(
-    dist: np.ndarray, scaling: float = 10000.0, sigma2: float = 0.1, epsilon: float = 0.5
-) -> np.ndarray:
-    r"""STGCN's kernel: :math:`W_{ij} = \exp(-(d_{ij}/10^4)^2 / 0.1)` where
-    :math:`\ge 0.5`, no self-loops (Yu et al., IJCAI 2018, eq. 10).
+def stgcn_graph(dist: np.ndarray, ids: list[str], coords: np.ndarray) -> SensorGraph:
+    r"""STGCN's PeMSD7 graph: :math:`W_{ij} = \exp(-(d_{ij}/10^4)^2 / 0.1)` where
+    :math:`\ge 0.5`, no self-loops (Yu et al., IJCAI 2018), i.e. the ``distance-matrix``
+    builder with ``sigma = 10^4 \sqrt{0.1}``, ``kappa = 0.5``.
 
     Shapes:
-        dist: [N, N] metres -> [N, N]
+        dist: [N, N] metres -> SensorGraph with N nodes, coords [N, 2] (lon, lat)
     """
-    w = np.exp(-np.square(dist / scaling) / sigma2)
-    w[(w < epsilon) | np.eye(len(w), dtype=bool)] = 0.0
-    return w
+    return build("distance-matrix", dist, ids, sigma=1e4 * np.sqrt(0.1), kappa=0.5,
+                 coords=coords, name="pemsd7m")  # fmt: skip
 
 
 @register_dataset("pemsd7m", "PeMSD7(M) highway speeds (STGCN), 228 stations, 5-min, weekdays")
@@ -171,9 +153,7 @@ def load_pemsd7m(data_dir: str | Path | None = None) -> SpatioTemporalData:
     grid, values = to_regular_grid(pd.DatetimeIndex(times.ravel()), speed, "5min")
     coords = to_numeric(info[["Longitude", "Latitude"]], info_path, missing=(), first_row=2)
     ids = info["ID"].str.strip().tolist()
-    graph = SensorGraph.from_dense(
-        stgcn_weights(dist), ids, directed=False, coords=coords, crs="EPSG:4326", name="pemsd7m"
-    )
+    graph = stgcn_graph(dist, ids, coords)
     return build_dataset(
         card,
         values[..., None],
