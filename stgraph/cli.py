@@ -62,7 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
 
-    sub.add_parser("datasets", help="list datasets (name, then description)")
+    d = sub.add_parser("datasets", help="list datasets (name, then description + availability)")
+    d.add_argument("--data-dir", default=None, help="data root searched first")
+    dsub = d.add_subparsers(dest="datasets_command")
+    info = dsub.add_parser("info", help="print a dataset card")
+    info.add_argument("name")
+    dl = dsub.add_parser("download", help="download a dataset's files into the cache")
+    dl.add_argument("name")
+    dl.add_argument("--cache-dir", default=None, help="target folder (default ~/.cache/stgraph)")
     sub.add_parser("models", help="list models (name, then description)")
     return p
 
@@ -106,6 +113,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _datasets(args: argparse.Namespace) -> int:
+    from stgraph.data import get_dataset, list_datasets
+    from stgraph.data.cards import availability, format_card
+
+    if args.datasets_command == "info":
+        print(format_card(get_dataset(args.name).card, args.data_dir))
+    elif args.datasets_command == "download":
+        from stgraph.data.download import download_dataset
+
+        results = download_dataset(get_dataset(args.name).name, args.cache_dir)
+        for r in results:
+            print(f"{r.status:<10} {r.path}  {r.location or r.note}")
+        return 0 if all(r.status != "manual" for r in results) else 3
+    else:
+        for d in list_datasets():
+            print(f"{d.name}\t{d.description} [{availability(d.card, args.data_dir)}]")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stgraph`` console script."""
     args = _parser().parse_args(argv)
@@ -121,18 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(res.table)
             return 0
         if args.command == "datasets":
-            from stgraph.data import list_datasets
-
-            for d in list_datasets():
-                print(f"{d.name}\t{d.description}")
-            return 0
+            return _datasets(args)
         if args.command == "models":
             from stgraph.models import list_models
 
             for m in list_models():
                 print(f"{m.name}\t{m.description}")
             return 0
-    except (FileNotFoundError, KeyError, ValueError) as e:
+    except (FileNotFoundError, KeyError, ValueError, ConnectionError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"stgraph: error: {msg}", file=sys.stderr)
         return 2

@@ -1,11 +1,14 @@
 """Series, masks, windows, splits, scalers, protocol and dataset loaders."""
 
 from stgraph.data import loaders  # noqa: F401  (registration)
+from stgraph.data.download import download_dataset, download_file
+from stgraph.data.frames import from_long_dataframe, from_wide_dataframe, to_regular_grid
 from stgraph.data.protocol import Protocol
 from stgraph.data.registry import get_dataset, list_datasets, load_dataset, register_dataset
 from stgraph.data.scalers import make_scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts
+from stgraph.data.temporal_edges import TemporalEdges
 from stgraph.data.windows import Batch, WindowDataset
 
 __all__ = [
@@ -13,13 +16,19 @@ __all__ = [
     "Protocol",
     "SpatioTemporalData",
     "SplitBounds",
+    "TemporalEdges",
     "WindowDataset",
     "bounds_from_dates",
     "bounds_from_fractions",
+    "download_dataset",
+    "download_file",
+    "from_long_dataframe",
+    "from_wide_dataframe",
     "get_dataset",
     "list_datasets",
     "load_dataset",
     "make_scaler",
     "register_dataset",
+    "to_regular_grid",
     "window_starts",
 ]

@@ -9,15 +9,17 @@ CALENDAR_NAMES = ("time_of_day", "day_of_week")
 
 
 def steps_per_day(freq: pd.Timedelta) -> int:
-    """Number of steps in one day for a regular frequency (e.g. 288 for 5 minutes).
+    """Number of steps in one day for a regular frequency (e.g. 288 for 5 minutes); 1 for
+    daily or coarser steps (weekly, or the mean-month step of monthly series).
 
     Raises:
-        ValueError: when the frequency does not divide a day (then there is no daily slot).
+        ValueError: when a sub-daily frequency does not divide a day (then there is no daily
+            slot).
     """
     day = pd.Timedelta(days=1)
+    if freq >= day:
+        return 1
     if freq <= pd.Timedelta(0) or day % freq != pd.Timedelta(0):
-        if freq > day and freq % day == pd.Timedelta(0):
-            return 1
         raise ValueError(f"frequency {freq} does not divide one day")
     return int(day // freq)
 

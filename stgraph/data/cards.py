@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 import tomllib
 
 from stgraph.data.paths import data_roots
+
+log = logging.getLogger("stgraph.data")
 
 
 def card_dir() -> Path:
@@ -25,12 +29,18 @@ def card_dir() -> Path:
 
 @dataclass(frozen=True)
 class CardFile:
-    """One file of a dataset: path relative to a data root, checksum and source URL."""
+    """One file of a dataset: path relative to a data root, checksum and source URL.
+
+    An empty ``sha256`` means the checksum is not pinned (the file was never available to
+    the card's authors); such a file is checked by its loader's format validation only. An
+    empty ``url`` means there is no direct download (``source`` says where to get it).
+    """
 
     path: str
     sha256: str
     url: str = ""
     optional: bool = False
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,16 @@ def load_card(name: str) -> DatasetCard:
     return DatasetCard(name, raw)
 
 
+def card_protocol(name: str) -> dict[str, Any]:
+    """Default protocol of dataset ``name`` from its card; ``{}`` (the
+    :class:`~stgraph.data.protocol.Protocol` defaults) for data without a card, e.g. a frame
+    loaded with :func:`stgraph.data.from_long_dataframe`."""
+    try:
+        return load_card(name).protocol
+    except KeyError:
+        return {}
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()
@@ -95,10 +115,25 @@ def _verified(path: Path, size: int, mtime_ns: int) -> str:
     return sha256_file(path)
 
 
+def find_file(f: CardFile, roots: Iterable[Path]) -> Path | None:
+    """First root holding ``f.path``, or ``None``."""
+    return next((r / f.path for r in roots if (r / f.path).is_file()), None)
+
+
+def missing_files(card: DatasetCard, data_dir: str | Path | None = None) -> list[str]:
+    """Required files of ``card`` found in no data root (existence only, no checksum)."""
+    roots = data_roots(data_dir)
+    return [f.path for f in card.files if not f.optional and find_file(f, roots) is None]
+
+
 def locate_files(
-    card: DatasetCard, data_dir: str | Path | None = None, verify: bool = True
+    card: DatasetCard,
+    data_dir: str | Path | None = None,
+    verify: bool = True,
+    only: Iterable[str] | None = None,
 ) -> dict[str, Path]:
-    """Find every file of ``card`` under the data roots and check its sha256.
+    """Find every file of ``card`` (or just the paths in ``only``) under the data roots and
+    check its sha256.
 
     Returns:
         ``{relative path: absolute path}``; optional files that are absent are left out.
@@ -109,18 +144,28 @@ def locate_files(
         ValueError: a file's checksum differs from the card.
     """
     roots = data_roots(data_dir)
+    wanted = None if only is None else set(only)
+    if wanted is not None and wanted - {f.path for f in card.files}:
+        raise KeyError(
+            f"{card.name}: card has no file(s) {sorted(wanted - {f.path for f in card.files})}"
+        )
     found: dict[str, Path] = {}
     for f in card.files:
-        hit = next((r / f.path for r in roots if (r / f.path).is_file()), None)
+        if wanted is not None and f.path not in wanted:
+            continue
+        hit = find_file(f, roots)
         if hit is None:
             if f.optional:
                 continue
             looked = ", ".join(str(r) for r in roots)
+            where = f.url or f.source or "its source (see the dataset card)"
             raise FileNotFoundError(
                 f"{card.name}: {f.path} not found; looked in: {looked}. Pass --data-dir (or set "
-                f"STGRAPH_DATA) to a folder holding {f.path}, or download it from {f.url}"
+                f"STGRAPH_DATA) to a folder holding {f.path}, or download it from {where}"
             )
-        if verify:
+        if verify and not f.sha256:
+            log.warning("%s: %s has no pinned checksum; checked by format only", card.name, hit)
+        elif verify:
             st = hit.stat()
             digest = _verified(hit, st.st_size, st.st_mtime_ns)
             if digest != f.sha256:
@@ -130,3 +175,60 @@ def locate_files(
                 )
         found[f.path] = hit
     return found
+
+
+def availability(card: DatasetCard, data_dir: str | Path | None = None) -> str:
+    """``"generated"``, ``"available"`` or ``"missing: needs <files>"`` (existence only)."""
+    if card.synthetic:
+        return "generated"
+    missing = missing_files(card, data_dir)
+    return "available" if not missing else "missing: needs " + ", ".join(missing)
+
+
+def format_card(card: DatasetCard, data_dir: str | Path | None = None) -> str:
+    """Human-readable summary of a card: what, shape, source files (with availability),
+    protocol and published results.
+
+    Returns:
+        Multi-line text.
+    """
+    g = card.get
+    lines = [f"{card.name}: {g('title', '')}", ""]
+    lines += [ln.strip() for ln in str(g("description", "")).strip().splitlines()]
+    lines.append("")
+    units = ", ".join(f"{f} [{u}]" for f, u in zip(g("features", []), g("units", []), strict=False))
+    for key, val in (
+        ("task", g("task")),
+        (
+            "shape",
+            f"{g('steps')} steps x {g('nodes')} nodes, every {g('frequency')} from "
+            f"{g('start', '-')}",
+        ),
+        ("features", units or ", ".join(g("features", []))),
+        ("missing", g("missing")),
+        ("graph", g("graph")),
+        ("timestamps", g("timestamps")),
+        ("license", g("license")),
+        ("citation", g("citation")),
+        ("status", availability(card, data_dir)),
+    ):
+        if val:
+            lines.append(f"{key:<10} {' '.join(str(val).split())}")
+    roots = data_roots(data_dir)
+    if card.files:
+        lines += ["", "files:"]
+    for f in card.files:
+        hit = find_file(f, roots)
+        where = str(hit) if hit else ("absent (optional)" if f.optional else "absent")
+        lines.append(f"  {f.path}  [{where}]")
+        lines.append(f"    sha256 {f.sha256 or 'not pinned'}")
+        lines.append(f"    from   {f.url or f.source or '-'}")
+    proto = ", ".join(f"{k}={v}" for k, v in card.protocol.items())
+    lines += ["", f"protocol: {proto}"]
+    for p in card.published:
+        scores = ", ".join(f"{k.upper()} {p[k]}" for k in ("mae", "rmse", "mape") if k in p)
+        horizon = f" @{p['horizon_minutes']} min" if "horizon_minutes" in p else ""
+        lines.append(f"published: {p['model']}{horizon}: {scores} ({p.get('source', '')})")
+        if p.get("checked"):
+            lines.append(f"           {p['checked']}")
+    return "\n".join(lines)

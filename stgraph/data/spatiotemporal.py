@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from stgraph.data.calendar import CALENDAR_NAMES, calendar_features, steps_per_day
+from stgraph.data.temporal_edges import TemporalEdges
 from stgraph.graph import SensorGraph
 
 
@@ -43,6 +44,10 @@ class SpatioTemporalData:
         covariate_names: one name per given covariate channel.
         name: dataset name.
         units: units of each feature (free text).
+        temporal_edges: optional per-time-step edges for graphs whose links change over time
+            (:class:`~stgraph.data.temporal_edges.TemporalEdges`); ``graph`` stays the static
+            graph (node ids, coordinates) used by models that take one graph. Windows carry the
+            edges of their last input step.
 
     Shapes:
         values, mask: [T, N, F]
@@ -59,6 +64,7 @@ class SpatioTemporalData:
     covariate_names: tuple[str, ...] = ()
     name: str = "data"
     units: tuple[str, ...] = ()
+    temporal_edges: TemporalEdges | None = None
 
     def __post_init__(self) -> None:
         v = _as_tensor(self.values, torch.float32)
@@ -99,6 +105,12 @@ class SpatioTemporalData:
                 nodes["x"], nodes["y"] = self.graph.coords[:, 0], self.graph.coords[:, 1]
         elif [str(i) for i in nodes.index] != list(self.graph.node_ids):
             raise ValueError(f"{self.name}: node table index does not match graph.node_ids order")
+        te = self.temporal_edges
+        if te is not None and (te.num_steps != t or te.num_nodes != n):
+            raise ValueError(
+                f"{self.name}: temporal_edges cover {te.num_steps} steps x {te.num_nodes} nodes, "
+                f"values have {t} x {n}"
+            )
         cov_t, cov_names = self._covariates(ts, n)
         for key, val in (
             ("values", v),
@@ -193,4 +205,5 @@ class SpatioTemporalData:
             self.covariate_names,
             self.name,
             units,
+            self.temporal_edges,
         )

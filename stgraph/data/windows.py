@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,9 +18,15 @@ from stgraph.data.spatiotemporal import SpatioTemporalData
 class Batch:
     """One mini-batch of windows.
 
+    For series with time-varying edges, ``edge_index``/``edge_weight`` hold each window's graph
+    at its last input step, stacked block-diagonally over ``B * N`` nodes (window ``b`` uses
+    nodes ``b*N .. b*N + N - 1`` and edges ``edge_ptr[b]:edge_ptr[b + 1]``); see
+    :mod:`stgraph.data.temporal_edges`. They are ``None`` for static graphs.
+
     Shapes:
         x, x_mask: [B, L, N, F]; y, y_mask: [B, H, N, F]
         covariates: [B, L + H, 1 or N, C] (past and known-future), start: [B]
+        edge_index: [2, E_B], edge_weight: [E_B], edge_ptr: [B + 1] (or None)
     """
 
     x: Tensor
@@ -28,10 +35,28 @@ class Batch:
     y_mask: Tensor
     covariates: Tensor
     start: Tensor
+    edge_index: Tensor | None = None
+    edge_weight: Tensor | None = None
+    edge_ptr: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        moved: dict[str, Any] = {}
+        for f in fields(self):
+            val = getattr(self, f.name)
+            moved[f.name] = None if val is None else val.to(device)
+        return Batch(**moved)
+
+    def window_edges(self, b: int) -> tuple[Tensor, Tensor]:
+        """Edges of window ``b`` with node indices in ``[0, N)``.
+
+        Shapes:
+            output: edge_index [2, E_b], edge_weight [E_b]
+        """
+        if self.edge_index is None or self.edge_weight is None or self.edge_ptr is None:
+            raise ValueError("this batch has no time-varying edges (static graph)")
+        lo, hi = int(self.edge_ptr[b]), int(self.edge_ptr[b + 1])
+        return self.edge_index[:, lo:hi] - b * self.x.shape[2], self.edge_weight[lo:hi]
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -51,7 +76,9 @@ class WindowDataset(Dataset):
         horizon: target length ``H``.
 
     Shapes:
-        item: dict with x [L, N, F], y [H, N, F], x_mask, y_mask, covariates [L + H, ., C], start
+        item: dict with x [L, N, F], y [H, N, F], x_mask, y_mask, covariates [L + H, ., C],
+            start; plus edge_index [2, E], edge_weight [E] of step start + L - 1 when the series
+            has time-varying edges
     """
 
     def __init__(
@@ -76,7 +103,7 @@ class WindowDataset(Dataset):
         s = int(self.starts[i])
         L, H = self.lookback, self.horizon
         d = self.data
-        return {
+        item: dict[str, Tensor | int] = {
             "x": d.values[s : s + L],
             "y": d.values[s + L : s + L + H],
             "x_mask": d.mask[s : s + L],
@@ -84,6 +111,9 @@ class WindowDataset(Dataset):
             "covariates": d.covariates[s : s + L + H],  # type: ignore[index]
             "start": s,
         }
+        if d.temporal_edges is not None:
+            item["edge_index"], item["edge_weight"] = d.temporal_edges.at(s + L - 1)
+        return item
 
     def batch(self, positions: Tensor | np.ndarray) -> Batch:
         """Gather windows at ``positions`` (indices into this dataset) into a :class:`Batch`."""
@@ -92,6 +122,9 @@ class WindowDataset(Dataset):
         t = s[:, None] + torch.arange(L + H)
         d = self.data
         v, m = d.values[t], d.mask[t]
+        edges: tuple[Tensor | None, Tensor | None, Tensor | None] = (None, None, None)
+        if d.temporal_edges is not None:
+            edges = d.temporal_edges.gather(s + L - 1)
         return Batch(
             x=v[:, :L],
             y=v[:, L:],
@@ -99,6 +132,9 @@ class WindowDataset(Dataset):
             y_mask=m[:, L:],
             covariates=d.covariates[t],  # type: ignore[index]
             start=s,
+            edge_index=edges[0],
+            edge_weight=edges[1],
+            edge_ptr=edges[2],
         )
 
     def loader(

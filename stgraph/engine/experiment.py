@@ -16,7 +16,7 @@ from torch import nn
 import stgraph
 from stgraph._atomic import atomic_write_text
 from stgraph.data import Protocol, load_dataset
-from stgraph.data.cards import load_card
+from stgraph.data.cards import card_protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.baselines import BASELINES
 from stgraph.engine.report import metrics_table
@@ -47,8 +47,9 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def make_protocol(dataset: str, data: SpatioTemporalData, **overrides: Any) -> Protocol:
-    """The dataset card's default protocol with ``overrides`` (``None`` values ignored), fitted."""
-    kw: dict[str, Any] = {k: v for k, v in load_card(dataset).protocol.items()}
+    """The dataset card's default protocol (Protocol defaults when the data has no card) with
+    ``overrides`` (``None`` values ignored), fitted."""
+    kw: dict[str, Any] = dict(card_protocol(dataset))
     kw.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("split", "split_dates"):
         if kw.get(key) is not None:

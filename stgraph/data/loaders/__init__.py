@@ -1,3 +1,12 @@
 """Dataset loaders (each registers itself in :mod:`stgraph.data.registry`)."""
 
-from stgraph.data.loaders import los_loop, synthetic_traffic  # noqa: F401  (registration)
+from stgraph.data.loaders import (  # noqa: F401  (registration)
+    air_quality,
+    dcrnn,
+    noaa,
+    pacific_sst,
+    pems,
+    pgt,
+    synthetic_traffic,
+    tgcn,
+)
