@@ -12,7 +12,7 @@ from stgraph.data.synthetic import SyntheticTrafficConfig, generate_synthetic_tr
 
 @register_dataset(
     "synthetic-traffic",
-    "generated traffic speeds, 160 sensors on a street grid, 5-min, 28 days (embedded, offline)",
+    "generated traffic speeds, 124 sensors on a street grid, 5-min, 21 days (embedded, offline)",
 )
 def load_synthetic_traffic(data_dir: str | Path | None = None, **config: Any) -> SpatioTemporalData:
     """Generate ``synthetic-traffic`` (``data_dir`` is ignored: nothing is read from disk).
@@ -22,6 +22,6 @@ def load_synthetic_traffic(data_dir: str | Path | None = None, **config: Any) ->
         **config: overrides of :class:`~stgraph.data.synthetic.SyntheticTrafficConfig`.
 
     Shapes:
-        values: [T, N, 1] (default T = 8064, N = 160)
+        values: [T, N, 1] (default T = 6048, N = 124)
     """
     return generate_synthetic_traffic(SyntheticTrafficConfig(**config))
