@@ -98,12 +98,13 @@ class HistoricalAverage(Baseline):
 
 
 class SeasonalNaive(Baseline):
-    """Value observed one season earlier (default one day), read from the series itself;
-    the last observed input value where that is missing.
+    """Value observed one season earlier, read from the series itself; the last observed
+    input value where that is missing.
 
     Args:
-        season: season length in steps (``None`` = steps per day); must be >= the horizon so
-            the value is known when the forecast is made.
+        season: season length in steps; must be >= the horizon so the value is known when
+            the forecast is made. ``None`` = the shortest whole number of days covering the
+            horizon (one day for sub-daily data, e.g. 7 days for daily data and ``H = 7``).
     """
 
     name = "seasonal_naive"
@@ -113,7 +114,8 @@ class SeasonalNaive(Baseline):
 
     def fit(self, data: SpatioTemporalData, protocol: Protocol) -> SeasonalNaive:
         super().fit(data, protocol)
-        self.period = self.season or data.steps_per_day
+        spd = data.steps_per_day
+        self.period = self.season or spd * -(-protocol.horizon // spd)
         if self.period < protocol.horizon:
             raise ValueError(f"season {self.period} is shorter than the horizon {protocol.horizon}")
         self.values, self.mask = data.values, data.mask

@@ -13,10 +13,15 @@ def pick_horizons(horizon: int) -> list[int]:
 
 
 def _label(step: int, step_minutes: float | None) -> str:
+    """Column label of a horizon step: minutes, hours or days when the step is regular
+    enough to say so, else ``@step``."""
     if not step_minutes:
         return f"@{step}"
     minutes = step * step_minutes
-    return f"{minutes / 60:g}h" if minutes >= 120 and minutes % 60 == 0 else f"{minutes:g}m"
+    for unit, size in (("d", 1440.0), ("h", 60.0)):
+        if minutes >= 2 * size and minutes % size == 0:
+            return f"{minutes / size:g}{unit}"
+    return f"{minutes:g}m" if minutes < 2880 else f"@{step}"
 
 
 def _align(row: list[str], widths: list[int]) -> str:

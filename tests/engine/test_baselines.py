@@ -65,3 +65,7 @@ def test_seasonal_naive_reads_one_season_back():
     assert torch.equal(pred, b.y - 4 * 2)
     with pytest.raises(ValueError, match="shorter than the horizon"):
         SeasonalNaive(season=2).fit(d, p)
+    # daily data, a 3-step horizon: the default season is 3 days
+    daily = make_data(v, freq="1D")
+    p3 = Protocol("x", lookback=4, horizon=3, scaler="none").fit(daily)
+    assert SeasonalNaive().fit(daily, p3).period == 3
