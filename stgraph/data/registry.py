@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stgraph._registry import Registry
 from stgraph.data.cards import DatasetCard, load_card
 from stgraph.data.spatiotemporal import SpatioTemporalData
 
@@ -28,16 +29,14 @@ class DatasetEntry:
         return load_card(self.name)
 
 
-_DATASETS: dict[str, DatasetEntry] = {}
+_DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
 def register_dataset(name: str, description: str) -> Callable[[L], L]:
     """Decorator registering ``loader(data_dir=None, **kw) -> SpatioTemporalData``."""
 
     def deco(fn: L) -> L:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        _DATASETS[name] = DatasetEntry(name, description, fn)
+        _DATASETS.add(name, DatasetEntry(name, description, fn))
         return fn
 
     return deco
@@ -45,15 +44,12 @@ def register_dataset(name: str, description: str) -> Callable[[L], L]:
 
 def list_datasets() -> list[DatasetEntry]:
     """All registered datasets, sorted by name."""
-    return [_DATASETS[k] for k in sorted(_DATASETS)]
+    return _DATASETS.entries()
 
 
 def get_dataset(name: str) -> DatasetEntry:
     """Registry entry by name; ``KeyError`` lists the known names."""
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(_DATASETS))}") from None
+    return _DATASETS.get(name)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, **kw: Any) -> SpatioTemporalData:

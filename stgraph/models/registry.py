@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from stgraph._registry import Registry
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -47,7 +49,7 @@ class ModelEntry:
     cls: type[nn.Module]
 
 
-_MODELS: dict[str, ModelEntry] = {}
+_MODELS: Registry[ModelEntry] = Registry("model")
 M = TypeVar("M", bound=type[nn.Module])
 
 
@@ -56,10 +58,8 @@ def register_model(name: str, description: str) -> Callable[[M], M]:
     ``from_spec(spec: ModelSpec, **hparams)``."""
 
     def deco(cls: M) -> M:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered")
         build = cls.from_spec  # type: ignore[attr-defined]
-        _MODELS[name] = ModelEntry(name, description, build, cls)
+        _MODELS.add(name, ModelEntry(name, description, build, cls))
         return cls
 
     return deco
@@ -67,15 +67,12 @@ def register_model(name: str, description: str) -> Callable[[M], M]:
 
 def list_models() -> list[ModelEntry]:
     """All registered models, sorted by name."""
-    return [_MODELS[k] for k in sorted(_MODELS)]
+    return _MODELS.entries()
 
 
 def get_model(name: str) -> ModelEntry:
     """Registry entry by name; ``KeyError`` lists the known names."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_MODELS))}") from None
+    return _MODELS.get(name)
 
 
 def build_model(name: str, spec: ModelSpec, **hparams: Any) -> nn.Module:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from stgraph._registry import Registry
 from stgraph.graph.sensor_graph import SensorGraph
 
 Builder = Callable[..., SensorGraph]
@@ -26,16 +27,14 @@ class BuilderEntry:
     fn: Builder
 
 
-_BUILDERS: dict[str, BuilderEntry] = {}
+_BUILDERS: Registry[BuilderEntry] = Registry("graph builder")
 
 
 def register_builder(name: str, description: str) -> Callable[[B], B]:
     """Decorator registering ``fn(...) -> SensorGraph`` under ``name``."""
 
     def deco(fn: B) -> B:
-        if name in _BUILDERS:
-            raise ValueError(f"graph builder {name!r} is already registered")
-        _BUILDERS[name] = BuilderEntry(name, description, fn)
+        _BUILDERS.add(name, BuilderEntry(name, description, fn))
         return fn
 
     return deco
@@ -43,16 +42,12 @@ def register_builder(name: str, description: str) -> Callable[[B], B]:
 
 def list_builders() -> list[BuilderEntry]:
     """All registered builders, sorted by name."""
-    return [_BUILDERS[k] for k in sorted(_BUILDERS)]
+    return _BUILDERS.entries()
 
 
 def get_builder(name: str) -> BuilderEntry:
     """Registry entry by name; ``KeyError`` lists the known names."""
-    try:
-        return _BUILDERS[name]
-    except KeyError:
-        known = ", ".join(sorted(_BUILDERS))
-        raise KeyError(f"unknown graph builder {name!r}; known: {known}") from None
+    return _BUILDERS.get(name)
 
 
 def build(kind: str, *args: Any, **kwargs: Any) -> SensorGraph:
