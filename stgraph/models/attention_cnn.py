@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from torch import Tensor, nn
 
 from stgraph.models.common import covariate_width, with_time_features
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import AttentionCNN
 
 
@@ -56,18 +55,6 @@ class AttentionCNNForecaster(nn.Module):
         width = [lookback * (in_channels + covariate_width(num_covariates))] + [dim] * blocks
         self.blocks = nn.ModuleList(AttentionCNN(a, b) for a, b in itertools.pairwise(width))
         self.read = nn.Linear(dim, horizon * out_channels)
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> AttentionCNNForecaster:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.lookback,
-            spec.horizon,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def forward(
         self,

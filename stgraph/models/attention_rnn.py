@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from stgraph.models.common import HorizonHead, covariate_width, with_time_features
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import AttentionGRU, AttentionLSTM, GCNConv
 
 
@@ -55,18 +55,6 @@ class _AttentionRNNForecaster(nn.Module):
         self.inp = nn.Linear(in_channels + covariate_width(num_covariates), dim)
         self.encoder = self.rnn(dim, dim, partial(GCNConv) if graph_gates else None)
         self.head = HorizonHead(dim, lookback, horizon, out_channels, mode="last")
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> _AttentionRNNForecaster:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.lookback,
-            spec.horizon,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def forward(
         self,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from torch import Tensor, nn
 
 from stgraph.models.common import HorizonHead, covariate_width, with_time_features
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import GCNConv, TemporalLSTM
 
 
@@ -56,18 +55,6 @@ class CNNLSTM(nn.Module):
         self.convs = nn.ModuleList(GCNConv(a, b) for a, b in itertools.pairwise(width))
         self.lstm = TemporalLSTM(dim, dim, layers=lstm_layers)
         self.head = HorizonHead(dim, lookback, horizon, out_channels, mode="last")
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> CNNLSTM:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.lookback,
-            spec.horizon,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def forward(
         self,

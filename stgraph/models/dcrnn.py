@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from stgraph.models.common import covariate_width, time_features
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import DiffusionConv, GraphGRUCell
 
 
@@ -64,17 +62,6 @@ class DCRNN(nn.Module):
         self.encoder = stack(in_channels + cov)
         self.decoder = stack(out_channels + cov)
         self.project = nn.Linear(hidden, out_channels)
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> DCRNN:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.horizon,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def reset_parameters(self) -> None:
         """Re-initialise every cell and the projection."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import (
     CalendarEmbedding,
     FeedForward,
@@ -104,20 +102,6 @@ class GCNTransformer(nn.Module):
         self.ffn = FeedForward(dim, dropout=dropout)
         self.read = nn.Linear(dim, out_channels)
         self.reset_parameters()
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> GCNTransformer:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.lookback,
-            spec.horizon,
-            spec.num_nodes,
-            steps_per_day=spec.steps_per_day,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def reset_parameters(self) -> None:
         """Re-initialise embeddings (normal, std 0.02) and every sub-layer."""

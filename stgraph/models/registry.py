@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -53,12 +54,29 @@ _MODELS: Registry[ModelEntry] = Registry("model")
 M = TypeVar("M", bound=type[nn.Module])
 
 
+def spec_kwargs(cls: type[nn.Module], spec: ModelSpec) -> dict[str, Any]:
+    """The :class:`ModelSpec` fields that ``cls.__init__`` takes, by parameter name (so a
+    model declares what it needs simply by naming it, e.g. ``num_nodes``)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in spec.to_dict().items() if k in params}
+
+
 def register_model(name: str, description: str) -> Callable[[M], M]:
-    """Class decorator registering a model under ``name``. The class must provide
-    ``from_spec(spec: ModelSpec, **hparams)``."""
+    """Class decorator registering a model under ``name``. The model is built as
+    ``cls(**spec_kwargs(cls, spec), **hparams)`` unless the class defines its own
+    ``from_spec(spec, **hparams)``."""
 
     def deco(cls: M) -> M:
-        build = cls.from_spec  # type: ignore[attr-defined]
+        custom = getattr(cls, "from_spec", None)
+
+        def build(spec: ModelSpec, **hparams: Any) -> nn.Module:
+            if custom is not None:
+                return custom(spec, **hparams)
+            overlap = set(hparams) & set(spec_kwargs(cls, spec))
+            if overlap:
+                raise ValueError(f"{name}: {sorted(overlap)} come from the data, not hparams")
+            return cls(**spec_kwargs(cls, spec), **hparams)
+
         _MODELS.add(name, ModelEntry(name, description, build, cls))
         return cls
 

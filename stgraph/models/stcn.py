@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import Tensor, nn
 
 from stgraph.models.common import HorizonHead, covariate_width, with_time_features
-from stgraph.models.registry import ModelSpec, register_model
+from stgraph.models.registry import register_model
 from stgraph.nn import GatedTemporalConv, GCNConv
 
 
@@ -85,18 +83,6 @@ class STCN(nn.Module):
             _STConvLayer(dim, kernel_size, 2**i, dropout) for i in range(layers)
         )
         self.head = HorizonHead(dim, lookback, horizon, out_channels, mode="flatten")
-
-    @classmethod
-    def from_spec(cls, spec: ModelSpec, **hparams: Any) -> STCN:
-        """Build for a dataset's :class:`ModelSpec`."""
-        return cls(
-            spec.in_channels,
-            spec.out_channels,
-            spec.lookback,
-            spec.horizon,
-            num_covariates=spec.num_covariates,
-            **hparams,
-        )
 
     def forward(
         self,
