@@ -22,8 +22,8 @@ def test_default_dataset_matches_its_card_and_is_deterministic():
 
 def test_weekday_peaks_are_slower_than_nights():
     d = load_dataset("synthetic-traffic")
-    hour = torch.from_numpy(d.timestamps.hour.to_numpy())
-    weekday = torch.from_numpy(d.timestamps.day_of_week.to_numpy() < 5)
+    hour = torch.tensor(d.timestamps.hour.to_numpy())
+    weekday = torch.tensor(d.timestamps.day_of_week.to_numpy() < 5)
     v, m = d.values[..., 0], d.mask[..., 0]
 
     def mean(sel):
