@@ -31,7 +31,7 @@ from stgraph.graph.normalization import (
     propagation_dense,
     reverse,
 )
-from stgraph.nn.fold import nodes_first, nodes_last
+from stgraph.nn.fold import nodes_first
 
 Layout = Literal["auto", "dense", "sparse"]
 SMALL_COLUMNS = 8192
@@ -67,20 +67,32 @@ def choose_layout(
     return "dense" if num_nodes**2 <= alpha * nnz + beta * num_nodes else "sparse"
 
 
-def _sparse_product(matrix: Tensor, x: Tensor) -> Tensor:
-    """``matrix @ x`` over the node axis for a CSR ``matrix``, folded over the leading dims in
-    chunks of about :data:`SPARSE_CHUNK_COLUMNS` columns.
+def _sparse_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float) -> Tensor:
+    """``alpha * matrix @ x + add`` over the node axis for a CSR ``matrix``, folded over the
+    leading dims in chunks of about :data:`SPARSE_CHUNK_COLUMNS` columns.
+
+    Each chunk's product is written straight into its slice of the output, with the scaling,
+    the addition and the transpose back to ``[..., N, F]`` fused into that one write (no
+    concatenation, no separate scaling pass).
 
     Shapes:
-        matrix: sparse CSR [N, N]; x: [..., N, F] -> [..., N, F]
+        matrix: sparse CSR [N, N]; x, add: [..., N, F] -> [..., N, F]
     """
     n, f = x.shape[-2], x.shape[-1]
     x3 = x.reshape(-1, n, f)
+    add3 = None if add is None else add.reshape(x3.shape)
+    out = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
     rows = max(1, SPARSE_CHUNK_COLUMNS // max(f, 1))
-    parts = [
-        nodes_last(torch.sparse.mm(matrix, nodes_first(c)), tuple(c.shape)) for c in x3.split(rows)
-    ]
-    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    for start in range(0, x3.shape[0], rows):
+        sl = slice(start, start + rows)
+        chunk = x3[sl]
+        y = torch.sparse.mm(matrix, nodes_first(chunk)).view(n, chunk.shape[0], f).transpose(0, 1)
+        if add3 is not None:
+            torch.add(add3[sl], y, alpha=alpha, out=out[sl])
+        elif alpha != 1.0:
+            torch.mul(y, alpha, out=out[sl])
+        else:
+            out[sl].copy_(y)
     return out.reshape(x.shape)
 
 
@@ -212,8 +224,7 @@ class GraphOperator:
     def apply(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float, layout: str) -> Tensor:
         """``alpha * matrix @ x + add`` over the node axis (plain autograd)."""
         if layout == "sparse":
-            out = _sparse_product(matrix, x)
-            return out * alpha if add is None else torch.add(add, out, alpha=alpha)
+            return _sparse_product(matrix, x, add, alpha)
         return _dense_product(matrix, x, add, alpha)
 
     def __call__(self, x: Tensor, add: Tensor | None = None, alpha: float = 1.0) -> Tensor:

@@ -122,7 +122,7 @@ def bench_layers(n: int, batch: int, steps: int, feats: int, repeat: int) -> Non
         "cheb": ChebConv(feats, feats, k=3),
         "diffusion": DiffusionConv(feats, feats, k=2),
     }
-    layout = choose_layout(n, ei.size(1) + n)
+    layout = choose_layout(n, ei.size(1) + n, batch * steps * feats)
     print(
         f"\nN={n} E={ei.size(1)} (density {ei.size(1) / n**2:.1%}) B={batch} T={steps} "
         f"F={feats}; auto layout: {layout}; median of {repeat}"
@@ -163,7 +163,7 @@ def bench_auto(repeat: int) -> None:
                     t[lay].append(timed(lambda op=op, x=x: op(x), grad))
             d, s = statistics.median(t["dense"]), statistics.median(t["sparse"])
             faster = "dense" if d < s else "csr"
-            auto = "dense" if choose_layout(n, ei.size(1)) == "dense" else "csr"
+            auto = "dense" if choose_layout(n, ei.size(1), 8 * 12 * 64) == "dense" else "csr"
             print(f"{n:>6}{ei.size(1) / n:>8.1f}{d:>10.1f}{s:>9.1f}{faster:>8}{auto:>8}")
 
 
