@@ -46,16 +46,17 @@ def choose_layout(
     num_nodes: int, nnz: int, columns: int | None = None
 ) -> Literal["dense", "sparse"]:
     r"""The ``"auto"`` rule, from a measured sweep (``tools/bench/layers.py --auto``; N from
-    100 to 800, mean degree 5 to 150, 4,096 and 49,152 columns, 2-core AVX-512 CPU).
+    64 to 400, mean degree 5 to 90, 4,096 and 49,152 columns, forward + backward, 2-core
+    AVX-512 CPU).
 
     A dense product costs :math:`N^2` per column; a CSR product costs
-    :math:`lpha\,\mathrm{nnz} + eta N` in the same units (the sparse kernel per non-zero,
-    plus the node-first layout copies per node). While a product's working set stays in
-    cache (``columns <= 8192``) :math:`lpha = 4, eta = 25`; for bigger products the copies
-    cost more, :math:`lpha = 10, eta = 200`. Dense wins when :math:`N^2` is the smaller.
-    Examples: METR-LA-like (N = 207, 8 neighbours) is CSR for a ``[64, 207, 64]`` RNN step
-    (2-2.5x faster than dense) and dense for a ``[64, 12, 207, 64]`` block (about even);
-    a 2,000-node kNN graph is always CSR.
+    :math:`\alpha\,\mathrm{nnz} + \beta N` in the same units (the sparse kernel per non-zero,
+    plus the node-first layout copies per node). :math:`\alpha = 4` either way; while a
+    product's working set stays in cache (``columns <= 8192``) :math:`\beta = 25`, for bigger
+    products the copies cost more, :math:`\beta = 80`. Dense wins when :math:`N^2` is the
+    smaller. Examples: METR-LA-like (N = 207, 8 neighbours) is CSR both for a
+    ``[64, 207, 64]`` RNN step and for a ``[64, 12, 207, 64]`` block (about 2x faster than
+    dense); a 100-node graph with 20 neighbours is dense; a 2,000-node kNN graph is CSR.
 
     Args:
         num_nodes: ``N``.
@@ -63,7 +64,7 @@ def choose_layout(
         columns: columns of the product (``None``: a large product).
     """
     small = columns is not None and columns <= SMALL_COLUMNS
-    alpha, beta = (4.0, 25.0) if small else (10.0, 200.0)
+    alpha, beta = 4.0, (25.0 if small else 80.0)
     return "dense" if num_nodes**2 <= alpha * nnz + beta * num_nodes else "sparse"
 
 

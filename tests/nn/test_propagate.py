@@ -63,13 +63,18 @@ def test_operator_cache_hits_the_same_graph_and_rebuilds_on_any_change():
 
 
 def test_auto_layout_rule():
-    """The measured crossovers (see choose_layout's docstring)."""
-    assert choose_layout(100, 200) == "dense"  # small graphs, large products: dense
-    assert choose_layout(207, 207 * 8) == "dense"  # METR-LA-like [64, 12, 207, 64] block
-    assert choose_layout(207, 207 * 8, columns=64 * 66) == "sparse"  # ... but an RNN step is CSR
-    assert choose_layout(207, 207 * 60, columns=4096) == "dense"  # dense-ish graph
-    assert choose_layout(2000, 2000 * 8) == "sparse"
-    assert choose_layout(400, 400 * 5) == "sparse"
-    assert choose_layout(800, 800 * 18) == "sparse"
-    assert choose_layout(800, 800 * 150) == "dense"
-    assert choose_layout(2000, 2000 * 200) == "dense"  # 10 % dense
+    """Crossovers measured forward + backward (see choose_layout's docstring): each case is
+    a point where the chosen product was the faster one by at least 10 %."""
+    # large products (49,152 columns, e.g. a [64, 12, N, 64] block)
+    assert choose_layout(100, 100 * 21) == "dense"  # dense 1.3x faster
+    assert choose_layout(100, 100 * 3) == "sparse"  # CSR 1.6x faster
+    assert choose_layout(207, 207 * 6) == "sparse"  # METR-LA-like block: CSR 2.1x faster
+    assert choose_layout(207, 207 * 91) == "dense"  # dense 2.4x faster
+    assert choose_layout(400, 400 * 86) == "dense"  # dense 1.1x faster
+    assert choose_layout(400, 400 * 45) == "sparse"  # CSR 1.35x faster
+    assert choose_layout(2000, 2000 * 9) == "sparse"
+    # small products (4,096 columns, e.g. a recurrent step)
+    assert choose_layout(207, 207 * 8, columns=64 * 64) == "sparse"  # CSR 1.9x faster
+    assert choose_layout(207, 207 * 91, columns=4096) == "dense"  # dense 2.9x faster
+    assert choose_layout(100, 100 * 21, columns=4096) == "dense"  # dense 1.6x faster
+    assert choose_layout(300, 300 * 21, columns=4096) == "sparse"  # CSR 1.9x faster

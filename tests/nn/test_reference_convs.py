@@ -23,7 +23,9 @@ def test_gcn_equals_pyg_gcnconv(layout, cin, cout):
 
 
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
-@pytest.mark.parametrize(("cin", "cout", "k"), [(5, 7, 4), (7, 5, 4), (6, 6, 2), (6, 6, 1)])
+@pytest.mark.parametrize(
+    ("cin", "cout", "k"), [(5, 7, 4), (7, 5, 4), (6, 6, 2), (6, 6, 1), (6, 6, 8), (7, 5, 9)]
+)
 def test_chebyshev_equals_pyg_chebconv_in_both_evaluation_orders(layout, cin, cout, k):
     ei, w = random_graph(8)
     x = torch.randn(2, 3, 8, cin)
