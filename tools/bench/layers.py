@@ -13,12 +13,22 @@ median of ``--repeat`` runs; the ratio is what to read (timings are noisy on a s
 
 N=2000 uses a smaller batch by default: the disjoint-batch MessagePassing baseline holds
 ``B*T*E*F`` messages (3.5 GB at B=64), too much for a shared machine.
+
+The ratio depends on the memory allocator. With glibc's defaults every tensor above 32 MB is
+a fresh ``mmap`` whose pages fault in on first touch, which is expensive in a virtual machine
+and hits the MessagePassing path (its message tensors are large) harder than the fast path.
+``--allocator heap`` turns ``mmap`` off (``mallopt``), so freed memory is reused as a caching
+allocator would and the timings measure the arithmetic alone; ``both`` (the default) runs the
+benchmark twice, in a fresh process per allocator.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -102,7 +112,12 @@ def mp_layers(
                 terms.append(h)
         return m.lin(torch.cat(terms, -1))
 
-    return {"gcn": gcn, "cheb": chebf, "diffusion": diffusion}
+    return {
+        "propagate": lambda m, x: sym(x),
+        "gcn": gcn,
+        "cheb": chebf,
+        "diffusion": diffusion,
+    }
 
 
 def timed(fn: Callable[[], Tensor], grad: Tensor) -> float:
@@ -117,11 +132,13 @@ def bench_layers(n: int, batch: int, steps: int, feats: int, repeat: int) -> Non
     grad = torch.randn(batch, steps, n, feats)
     g = Disjoint(ei, n, batch * steps)
     generic = mp_layers(g, ei, ew, n)
-    layers = {
+    layers: dict[str, nn.Module | None] = {
+        "propagate": None,  # the normalised propagation alone, no feature transform
         "gcn": GCNConv(feats, feats),
         "cheb": ChebConv(feats, feats, k=3),
         "diffusion": DiffusionConv(feats, feats, k=2),
     }
+    prop = GraphOperator(*normalize(ei, ew, n, "sym", True), n)
     layout = choose_layout(n, ei.size(1) + n, batch * steps * feats)
     print(
         f"\nN={n} E={ei.size(1)} (density {ei.size(1) / n**2:.1%}) B={batch} T={steps} "
@@ -129,9 +146,10 @@ def bench_layers(n: int, batch: int, steps: int, feats: int, repeat: int) -> Non
     )
     print(f"{'layer':<12}{'fast ms':>10}{'PyG MP ms':>12}{'ratio':>8}")
     for name, m in layers.items():
-        fast = lambda m=m: m(x, ei, ew)  # noqa: E731
+        fast = (lambda: prop(x)) if m is None else (lambda m=m: m(x, ei, ew))
         slow = lambda m=m, name=name: generic[name](m, x)  # noqa: E731
         torch.testing.assert_close(fast(), slow(), atol=1e-3, rtol=1e-3)
+        timed(fast, grad), timed(slow, grad)  # warm-up: caches, operators, allocator
         a, b = [], []
         for _ in range(repeat):
             a.append(timed(fast, grad))
@@ -167,6 +185,16 @@ def bench_auto(repeat: int) -> None:
             print(f"{n:>6}{ei.size(1) / n:>8.1f}{d:>10.1f}{s:>9.1f}{faster:>8}{auto:>8}")
 
 
+def heap_allocator() -> bool:
+    """Serve every later allocation from the reusable heap (glibc only): no ``mmap`` per
+    large tensor (``M_MMAP_MAX = 0``) and no trimming of freed memory back to the system."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**34))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nodes", type=int, nargs="*", default=[207, 2000])
@@ -176,9 +204,23 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--auto", action="store_true", help="re-measure the dense/CSR crossover")
+    ap.add_argument(
+        "--allocator",
+        choices=("default", "heap", "both"),
+        default="both",
+        help="glibc defaults, mmap off (see above), or the defaults first and then mmap off",
+    )
     args = ap.parse_args()
+    if args.allocator == "both":  # a fresh process per allocator: neither inherits the other's heap
+        for mode in ("default", "heap"):
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--allocator", mode]
+            subprocess.run(cmd, check=True)
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.allocator == "heap" and not heap_allocator():
+        sys.exit("--allocator heap needs glibc (mallopt)")
+    print(f"\n=== allocator: {args.allocator} ===")
     for n in args.nodes:
         batch = args.batch or (64 if n <= 1000 else 8)
         bench_layers(n, batch, args.steps, args.features, args.repeat)
