@@ -15,7 +15,7 @@ from torch import nn
 
 import stgraph
 from stgraph._atomic import atomic_write_text
-from stgraph.data import Protocol, load_dataset
+from stgraph.data import Protocol, list_datasets, load_dataset
 from stgraph.data.cards import card_protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.baselines import BASELINES
@@ -192,26 +192,65 @@ def train_run(
 
 
 def load_run(
-    run_dir: str | Path, data_dir: str | Path | None = None
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    data: SpatioTemporalData | None = None,
 ) -> tuple[nn.Module, SpatioTemporalData, Protocol, dict[str, Any]]:
-    """Rebuild a run's model (best weights, ``weights_only=True``), data and protocol."""
+    """Rebuild a run's model (best weights, read with ``weights_only=True``), data and protocol.
+
+    Args:
+        run_dir: a run directory written by :func:`train_run`.
+        data_dir: data root for a registered real dataset (default: the one the run used).
+        data: the series the run was trained on, for runs on data built in memory (e.g. by
+            :func:`stgraph.data.from_long_dataframe`), which no registered name reloads. It
+            must have the run's node count, features and covariates.
+
+    Returns:
+        ``(model, data, protocol, config)``; the model is in train mode, as built.
+    """
     run_dir = Path(run_dir)
     for name in ("config.json", "protocol.json", "best.pt"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir}: missing {name}; is this a stgraph run directory?")
     config = json.loads((run_dir / "config.json").read_text())
     protocol = Protocol.load(run_dir / "protocol.json")
-    data = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
-    model = build_model(config["model"], ModelSpec(**config["spec"]), **config["hparams"])
+    spec = ModelSpec(**config["spec"])
+    if data is None:
+        if config["dataset"] not in {e.name for e in list_datasets()}:
+            raise ValueError(
+                f"{run_dir}: the run was trained on {config['dataset']!r}, which is not a "
+                "registered dataset (data built in memory?); reload it from Python with "
+                "evaluate_run(run_dir, data=<the same series>)"
+            )
+        data = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
+    got = model_spec(data, protocol)
+    if got != spec:
+        diff = ", ".join(
+            f"{k} {v} (run: {spec.to_dict()[k]})" for k, v in got.to_dict().items()
+            if v != spec.to_dict()[k]
+        )  # fmt: skip
+        raise ValueError(f"{run_dir}: data {data.name!r} does not fit the run's model: {diff}")
+    model = build_model(config["model"], spec, **config["hparams"])
     model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
     return model, data, protocol, config
 
 
 def evaluate_run(
-    run_dir: str | Path, data_dir: str | Path | None = None, split: str = "test"
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    data: SpatioTemporalData | None = None,
 ) -> RunResult:
-    """Re-evaluate a saved run on ``split`` with its saved protocol (scaler included)."""
-    model, data, protocol, config = load_run(run_dir, data_dir)
+    """Re-evaluate a saved run on ``split`` with its saved protocol (scaler included), through
+    the same masked metrics and baselines as training (see :func:`load_run` for the args).
+
+    Args:
+        run_dir: a run directory written by :func:`train_run`.
+        data_dir: data root for a registered real dataset.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        data: the in-memory series the run was trained on (see :func:`load_run`).
+    """
+    model, data, protocol, config = load_run(run_dir, data_dir, data)
     results = evaluate_all(model, data, protocol, split, config["train"]["batch_size"])
     metrics = _metrics_json(config["dataset"], config["model"], split, results, {})
     table = metrics_table(
