@@ -74,7 +74,8 @@ def _sparse_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float)
 
     Each chunk's product is written straight into its slice of the output, with the scaling,
     the addition and the transpose back to ``[..., N, F]`` fused into that one write (no
-    concatenation, no separate scaling pass).
+    concatenation, no separate scaling pass). When autograd records the product (learnable
+    weights), the write is a differentiable slice assignment instead of an ``out=`` kernel.
 
     Shapes:
         matrix: sparse CSR [N, N]; x, add: [..., N, F] -> [..., N, F]
@@ -84,16 +85,21 @@ def _sparse_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float)
     add3 = None if add is None else add.reshape(x3.shape)
     out = torch.empty(x3.shape, dtype=x.dtype, device=x.device)
     rows = max(1, SPARSE_CHUNK_COLUMNS // max(f, 1))
+    recorded = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (matrix, x, add)
+    )
     for start in range(0, x3.shape[0], rows):
         sl = slice(start, start + rows)
         chunk = x3[sl]
         y = torch.sparse.mm(matrix, nodes_first(chunk)).view(n, chunk.shape[0], f).transpose(0, 1)
-        if add3 is not None:
-            torch.add(add3[sl], y, alpha=alpha, out=out[sl])
-        elif alpha != 1.0:
-            torch.mul(y, alpha, out=out[sl])
-        else:
+        if add3 is None and alpha == 1.0:
             out[sl].copy_(y)
+        elif recorded:  # out= kernels are not differentiable
+            out[sl] = y * alpha if add3 is None else torch.add(add3[sl], y, alpha=alpha)
+        elif add3 is not None:
+            torch.add(add3[sl], y, alpha=alpha, out=out[sl])
+        else:
+            torch.mul(y, alpha, out=out[sl])
     return out.reshape(x.shape)
 
 

@@ -10,19 +10,24 @@ from tests.nn.conftest import dense_adjacency, random_graph
 
 
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
-def test_operator_is_the_transposed_adjacency_with_fused_add_and_its_gradient(layout):
+@pytest.mark.parametrize("learnable", [False, True])
+@pytest.mark.parametrize(("with_add", "alpha"), [(True, 2.0), (False, 2.0), (False, 1.0)])
+def test_operator_is_the_transposed_adjacency_with_fused_add_and_its_gradient(
+    layout, learnable, with_add, alpha
+):
     ei, w = random_graph(7, symmetric=False)
-    a = dense_adjacency(ei, w, 7)
+    w = w.clone().requires_grad_(learnable)
     x = torch.randn(2, 3, 7, 4, requires_grad=True)
-    add = torch.randn(2, 3, 7, 4, requires_grad=True)
-    out = GraphOperator(ei, w, 7, layout)(x, add=add, alpha=2.0)
-    ref = 2.0 * a.t() @ x + add
+    add = torch.randn(2, 3, 7, 4, requires_grad=True) if with_add else None
+    out = GraphOperator(ei, w, 7, layout)(x, add=add, alpha=alpha)
+    ref = alpha * dense_adjacency(ei, w, 7).t() @ x + (add if with_add else 0.0)
     torch.testing.assert_close(out, ref)
     g = torch.randn_like(out)
-    gx, ga = torch.autograd.grad(out, (x, add), g)
-    rx, ra = torch.autograd.grad(ref, (x, add), g)
-    torch.testing.assert_close(gx, rx)
-    torch.testing.assert_close(ga, ra)
+    wrt = [x] + ([add] if with_add else []) + ([w] if learnable else [])
+    for got, want in zip(
+        torch.autograd.grad(out, wrt, g), torch.autograd.grad(ref, wrt, g), strict=True
+    ):
+        torch.testing.assert_close(got, want)
 
 
 @pytest.mark.parametrize("layout", ["dense", "sparse"])
