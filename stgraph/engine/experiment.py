@@ -223,12 +223,9 @@ def load_run(
                 "evaluate_run(run_dir, data=<the same series>)"
             )
         data = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
-    got = model_spec(data, protocol)
-    if got != spec:
-        diff = ", ".join(
-            f"{k} {v} (run: {spec.to_dict()[k]})" for k, v in got.to_dict().items()
-            if v != spec.to_dict()[k]
-        )  # fmt: skip
+    got, want = model_spec(data, protocol).to_dict(), spec.to_dict()
+    if got != want:
+        diff = ", ".join(f"{k} {v} (run: {want[k]})" for k, v in got.items() if v != want[k])
         raise ValueError(f"{run_dir}: data {data.name!r} does not fit the run's model: {diff}")
     model = build_model(config["model"], spec, **config["hparams"])
     model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
