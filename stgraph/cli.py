@@ -115,12 +115,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _datasets(args: argparse.Namespace) -> int:
     from stgraph.data import get_dataset, list_datasets
-    from stgraph.data.cards import availability, format_card
+    from stgraph.data.io.cards import availability, format_card
 
     if args.datasets_command == "info":
         print(format_card(get_dataset(args.name).card, args.data_dir))
     elif args.datasets_command == "download":
-        from stgraph.data.download import download_dataset
+        from stgraph.data.io.download import download_dataset
 
         results = download_dataset(get_dataset(args.name).name, args.cache_dir)
         for r in results:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stgraph.data.synthetic import SyntheticTrafficConfig, generate_synthetic_traffic
+from stgraph.data.io.synthetic import SyntheticTrafficConfig, generate_synthetic_traffic
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

@@ -1,10 +1,10 @@
 """Series, masks, windows, splits, scalers, protocol and dataset loaders."""
 
-from stgraph.data import loaders  # noqa: F401  (registration)
-from stgraph.data.download import download_dataset, download_file
 from stgraph.data.frames import from_long_dataframe, from_wide_dataframe, to_regular_grid
+from stgraph.data.io import loaders  # noqa: F401  (registration)
+from stgraph.data.io.download import download_dataset, download_file
+from stgraph.data.io.registry import get_dataset, list_datasets, load_dataset, register_dataset
 from stgraph.data.protocol import Protocol
-from stgraph.data.registry import get_dataset, list_datasets, load_dataset, register_dataset
 from stgraph.data.scalers import make_scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts

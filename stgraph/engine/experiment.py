@@ -16,7 +16,7 @@ from torch import nn
 import stgraph
 from stgraph._atomic import atomic_write_text
 from stgraph.data import Protocol, list_datasets, load_dataset
-from stgraph.data.cards import card_protocol
+from stgraph.data.io.cards import card_protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.baselines import BASELINES
 from stgraph.engine.report import metrics_table

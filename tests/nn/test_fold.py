@@ -2,7 +2,7 @@
 
 import torch
 
-from stgraph.nn.fold import (
+from stgraph.nn.ops.fold import (
     attention_heads,
     fold_axis,
     from_node_sequences,

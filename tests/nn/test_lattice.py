@@ -13,7 +13,7 @@ from torch import nn
 
 from stgraph.graph import IsolatedNodesWarning
 from stgraph.graph.lattice import grid_to_nodes, lattice_graph, lattice_offsets, nodes_to_grid
-from stgraph.nn.lattice import LatticeConv
+from stgraph.nn.spatial.lattice import LatticeConv
 
 H, W, FIN, FOUT = 5, 7, 3, 4
 

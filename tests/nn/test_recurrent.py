@@ -12,7 +12,7 @@ from stgraph.nn import (
     RecurrentLayer,
     TemporalGRU,
 )
-from stgraph.nn.fold import node_sequences
+from stgraph.nn.ops.fold import node_sequences
 
 
 def test_pointwise_graph_lstm_cell_is_torchs_lstm_cell():

@@ -5,7 +5,7 @@ A grid of ``H x W`` cells becomes a graph with one node per kept cell (row-major
 *offset* ``(dr, dc) = pos(source) - pos(target)``; :func:`lattice_offsets` numbers them in the
 order of a 3x3 ``torch.nn.Conv2d`` kernel, ``type = 3 (dr + 1) + (dc + 1)`` (the centre, type
 :data:`CENTRE` = 4, is the cell itself), so a typed-edge layer
-(:class:`stgraph.nn.lattice.LatticeConv`) computes exactly a zero-padded 3x3 convolution.
+(:class:`stgraph.nn.spatial.lattice.LatticeConv`) computes exactly a zero-padded 3x3 convolution.
 Masked cells (``mask=True``, e.g. land in a sea-surface field) are dropped and behave like zero
 padding.
 """
@@ -148,7 +148,7 @@ def lattice_positions(graph: SensorGraph) -> np.ndarray:
 
 
 def lattice_offsets(graph: SensorGraph) -> Tensor:
-    """Edge types of a lattice graph for :class:`stgraph.nn.lattice.LatticeConv`.
+    """Edge types of a lattice graph for :class:`stgraph.nn.spatial.lattice.LatticeConv`.
 
     ``type[e] = 3 (dr + 1) + (dc + 1)`` with ``(dr, dc) = pos(source) - pos(target)``, aligned
     with ``graph.edge_index``; the kernel entry ``conv.weight[:, :, dr + 1, dc + 1]`` of a

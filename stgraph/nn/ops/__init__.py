@@ -1,0 +1,1 @@
+"""Shared operations: graph propagation operators, layout folding, initialisers, residual blocks."""

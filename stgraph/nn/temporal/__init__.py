@@ -1,0 +1,1 @@
+"""Temporal layers: sequence RNNs, graph-recurrent cells, ConvLSTM, gated TCN, time encodings."""
