@@ -6,13 +6,26 @@ Tensor layout everywhere: ``[batch, time, nodes, features]``; graphs as PyG-styl
 
 __version__ = "0.1.0"
 
+# First, before torch is imported: idle OpenMP threads sleep instead of spinning.
+from stgraph._threads import OMP_WAIT_POLICY  # noqa: F401
 from stgraph.data import Protocol, SpatioTemporalData, load_dataset
-from stgraph.engine import TrainConfig, Trainer, evaluate_run, train_run
+from stgraph.engine import (
+    Forecaster,
+    RunConfig,
+    TrainConfig,
+    Trainer,
+    evaluate_run,
+    forecast_run,
+    load_run,
+    train_run,
+)
 from stgraph.graph import SensorGraph
 from stgraph.models import build_model, list_models
 
 __all__ = [
+    "Forecaster",
     "Protocol",
+    "RunConfig",
     "SensorGraph",
     "SpatioTemporalData",
     "TrainConfig",
@@ -20,7 +33,9 @@ __all__ = [
     "__version__",
     "build_model",
     "evaluate_run",
+    "forecast_run",
     "list_models",
     "load_dataset",
+    "load_run",
     "train_run",
 ]

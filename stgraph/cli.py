@@ -1,23 +1,46 @@
-"""Command line: ``stgraph train | evaluate | datasets | models``. Parses arguments and calls
-the library; no logic of its own."""
+"""Command line: ``stgraph train | evaluate | forecast | datasets | models``. Parses arguments
+into a :class:`~stgraph.engine.config.RunConfig` and calls the library; no logic of its own.
+
+Every error the user can fix ends in one line ``stgraph: error: ...`` and exit status 2;
+Ctrl-C ends with exit status 130 and says how to resume.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import stgraph
+
+# flag -> (section of config.json, key)
+_FLAGS = {
+    "dataset": (None, "dataset"),
+    "model": (None, "model"),
+    "seed": (None, "seed"),
+    "lookback": ("protocol", "lookback"),
+    "horizon": ("protocol", "horizon"),
+    "scaler": ("protocol", "scaler"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    "patience": ("train", "patience"),
+    "max_batches": ("train", "max_batches"),
+}
+
 
 def _kv(items: Sequence[str]) -> dict[str, Any]:
-    """``["hidden=32", "dropout=0.2"]`` -> ``{"hidden": 32, "dropout": 0.2}`` (JSON values)."""
+    """``["hidden=32", "dropout=0.2"]`` -> ``{"hidden": 32, "dropout": 0.2}`` (JSON values,
+    else the text)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"stgraph: expected KEY=VALUE, got {item!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -25,42 +48,61 @@ def _kv(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, mps ...")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: the cores free now, so a busy machine is not oversubscribed)",
+    )
+    p.add_argument("--data-dir", default=None, help="data root (default $STGRAPH_DATA, then cache)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stgraph", description="Graph-based spatio-temporal forecasting."
     )
+    p.add_argument("--version", action="version", version=f"stgraph {stgraph.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate a model; writes a run directory")
-    t.add_argument("--dataset", required=True, help="dataset name (see `stgraph datasets`)")
-    t.add_argument("--model", required=True, help="model name (see `stgraph models`)")
-    t.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 30)")
-    t.add_argument("--lookback", type=int, default=None, help="input steps (default: dataset card)")
-    t.add_argument(
-        "--horizon", type=int, default=None, help="forecast steps (default: dataset card)"
-    )
+    t.add_argument("--config", default=None, help="run.toml / config.json with the run's settings")
+    t.add_argument("--dataset", help="dataset name (see `stgraph datasets`)")
+    t.add_argument("--model", help="model name (see `stgraph models`)")
+    t.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
+    t.add_argument("--lookback", type=int, help="input steps (default: dataset card)")
+    t.add_argument("--horizon", type=int, help="forecast steps (default: dataset card)")
     t.add_argument(
         "--out", default=None, help="run directory (default runs/<dataset>-<model>-<time>)"
     )
-    t.add_argument(
-        "--data-dir", default=None, help="data root (default $STGRAPH_DATA, then ~/.cache/stgraph)"
-    )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--patience", type=int, default=None)
-    t.add_argument("--max-batches", type=int, default=None, help="cap training batches per epoch")
-    t.add_argument("--scaler", default=None, help="zscore, zscore-node, minmax, max or none")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--patience", type=int)
+    t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
+    t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")
     t.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="model hyper-parameters"
     )
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out")
+    mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _runtime(t)
 
     e = sub.add_parser("evaluate", help="re-evaluate a run directory")
     e.add_argument("run_dir")
-    e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
+    _runtime(e)
+
+    f = sub.add_parser("forecast", help="forecast the steps after the last observation")
+    f.add_argument("run_dir")
+    f.add_argument(
+        "--input", default=None, help="recent observations (CSV: time,node,feature,value)"
+    )
+    f.add_argument("--output", default=None, help="CSV to write (default: standard output)")
+    _runtime(f)
 
     d = sub.add_parser("datasets", help="list datasets (name, then description + availability)")
     d.add_argument("--data-dir", default=None, help="data root searched first")
@@ -70,46 +112,86 @@ def _parser() -> argparse.ArgumentParser:
     dl = dsub.add_parser("download", help="download a dataset's files into the cache")
     dl.add_argument("name")
     dl.add_argument("--cache-dir", default=None, help="target folder (default ~/.cache/stgraph)")
-    sub.add_parser("models", help="list models (name, then description)")
+    sub.add_parser("models", help="list models: name, description, hyper-parameters (defaults)")
     return p
 
 
-def _train(args: argparse.Namespace) -> int:
-    from stgraph.engine import TrainConfig, train_run
+def _run_config(args: argparse.Namespace) -> Any:
+    """The run's config: saved (``--resume``) or ``--config`` file, then the given flags."""
+    from pathlib import Path
 
-    kw = {
-        k: v
-        for k, v in {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "patience": args.patience,
-            "max_batches": args.max_batches,
-        }.items()
-        if v is not None
-    }
-    cfg = TrainConfig(seed=args.seed, progress=not args.no_progress, **kw)
+    from stgraph.engine.config import RunConfig, read_settings
+
+    base: dict[str, Any] = {}
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out RUN_DIR")
+        base = read_settings(Path(args.out) / "config.json")
+    if args.config:
+        base = _merge(base, read_settings(args.config))
+    given: dict[str, Any] = {"hparams": _kv(args.set)}
+    for flag, (section, key) in _FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            if section is None:
+                given[key] = value
+            else:
+                given.setdefault(section, {})[key] = value
+    merged = _merge(base, given)
+    for key in ("dataset", "model"):
+        if not merged.get(key):
+            raise ValueError(f"--{key} is required (or give it in --config)")
+    return RunConfig.from_dict(merged, source=args.config or "command line")
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _train(args: argparse.Namespace) -> int:
+    from stgraph.engine import train_run
+
+    config = _run_config(args)
     res = train_run(
-        args.dataset,
-        args.model,
+        config,
         out=args.out,
         data_dir=args.data_dir,
-        train=cfg,
-        hparams=_kv(args.set),
-        protocol_overrides={
-            "lookback": args.lookback,
-            "horizon": args.horizon,
-            "scaler": args.scaler,
-        },
         resume=args.resume,
+        overwrite=args.overwrite,
+        device=args.device,
+        progress=not args.no_progress,
     )
     m = res.metrics
     print(
-        f"\n{args.dataset} / {args.model}: test metrics (masked; {m['params']:,} parameters, "
+        f"\n{config.dataset} / {config.model}: test metrics (masked; {m['params']:,} parameters, "
         f"{m['epochs']} epochs, best {m['best_epoch']}, {m['train_seconds']:.0f} s training)\n"
     )
     print(res.table)
     print(f"\nrun directory: {res.run_dir}")
+    return 0
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from stgraph._atomic import atomic_write_text
+    from stgraph.engine import Forecaster, forecast_run
+    from stgraph.engine.recent import read_recent_csv
+
+    if args.input is not None and args.data_dir is not None:
+        raise ValueError("give --input or --data-dir, not both")
+    if args.input is not None:
+        fc = Forecaster.load(args.run_dir, args.device)
+        frame = fc.forecast(read_recent_csv(args.input, fc))
+    else:
+        frame = forecast_run(args.run_dir, data_dir=args.data_dir, device=args.device)
+    text = frame.to_csv(index=False)
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(f"{len(frame):,} rows written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -132,33 +214,57 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models() -> int:
+    from stgraph.models import hyperparameters, list_models
+
+    for m in list_models():
+        hp = ", ".join(f"{k}={v!r}" for k, v in hyperparameters(m.name).items())
+        print(f"{m.name}\t{m.description} [--set {hp}]")
+    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("train", "evaluate", "forecast"):
+        from stgraph._threads import configure_threads
+
+        configure_threads(args.threads)
+    if args.command == "train":
+        return _train(args)
+    if args.command == "evaluate":
+        from stgraph.engine import evaluate_run
+
+        res = evaluate_run(args.run_dir, args.data_dir, args.split, device=args.device)
+        print(f"{res.metrics['dataset']} / {res.metrics['model']}: {args.split} metrics\n")
+        print(res.table)
+        return 0
+    if args.command == "forecast":
+        return _forecast(args)
+    if args.command == "datasets":
+        return _datasets(args)
+    return _models()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stgraph`` console script."""
+    from stgraph.engine.trainer import TrainingError
+
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        hint = ""
         if args.command == "train":
-            return _train(args)
-        if args.command == "evaluate":
-            from stgraph.engine import evaluate_run
-
-            res = evaluate_run(args.run_dir, args.data_dir, args.split)
-            print(f"{res.metrics['dataset']} / {res.metrics['model']}: {args.split} metrics\n")
-            print(res.table)
-            return 0
-        if args.command == "datasets":
-            return _datasets(args)
-        if args.command == "models":
-            from stgraph.models import list_models
-
-            for m in list_models():
-                print(f"{m.name}\t{m.description}")
-            return 0
-    except (FileNotFoundError, KeyError, ValueError, ConnectionError) as e:
+            hint = "; continue with `stgraph train --resume --out RUN_DIR` (epochs done are kept)"
+        print(f"\nstgraph: interrupted{hint}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `stgraph forecast RUN | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (OSError, KeyError, ValueError, ConnectionError, TrainingError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"stgraph: error: {msg}", file=sys.stderr)
         return 2
-    return 1
 
 
 if __name__ == "__main__":

@@ -81,3 +81,89 @@ def test_train_then_evaluate_reproduces_metrics(tmp_path, capsys):
     assert main(["evaluate", str(out)]) == 0
     again = capsys.readouterr().out
     assert f"{saved['overall']['mae']:.3f}" in again
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "stcn", "--epochs", "0"], "train.epochs must be >= 1, got 0"),
+        (["--model", "nope"], "unknown model 'nope'"),
+        (
+            ["--model", "stcn", "--set", "bogus=1"],
+            "no hyper-parameter 'bogus'; valid (default): dim=",
+        ),
+        (["--model", "stcn", "--set", "dim=abc"], "dim='abc' should be int"),
+        (["--model", "stcn", "--batch-size", "0"], "train.batch_size must be >= 1"),
+        (["--model", "stcn", "--split-typo"], None),
+    ],
+)
+def test_bad_train_input_leaves_no_folder_and_one_line(
+    tmp_path, monkeypatch, capsys, extra, message
+):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--dataset", "synthetic-traffic", *extra]
+    if message is None:  # an unknown flag: argparse's usage error, exit 2
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 2
+    else:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dataset_names_never_escape_the_runs_folder(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert main(["train", "--dataset", "../../x", "--model", "stcn"]) == 2
+    assert "unknown dataset '../../x'" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.rglob("*")] == ["a", "b"]
+
+
+def test_models_show_their_hyper_parameters_and_version(capsys):
+    assert main(["models"]) == 0
+    lines = dict(ln.split("\t") for ln in capsys.readouterr().out.splitlines())
+    assert "hidden=64, layers=2, k=2" in lines["dcrnn"] and "dim=32" in lines["stcn"]
+    assert "seed sec." not in "".join(lines.values())
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("stgraph ")
+
+
+def test_ctrl_c_ends_with_a_hint_not_a_traceback(monkeypatch, capsys):
+    import stgraph.engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stgraph.engine, "train_run", interrupted)
+    assert main(["train", "--dataset", "synthetic-traffic", "--model", "stcn"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "--resume" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_config_file_flags_threads_and_resume(tmp_path, capsys):
+    import torch
+
+    (tmp_path / "run.toml").write_text(
+        'dataset = "synthetic-traffic"\nmodel = "stcn"\n[hparams]\ndim = 8\n'
+        "[protocol]\nhorizon = 3\n[train]\nepochs = 1\nmax_batches = 2\nbatch_size = 16\n"
+    )
+    out = tmp_path / "run"
+    before = torch.get_num_threads()
+    try:
+        args = ["train", "--config", str(tmp_path / "run.toml"), "--lookback", "6"]
+        assert main([*args, "--out", str(out), "--no-progress", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["protocol"]["lookback"] == 6 and saved["hparams"] == {"dim": 8}
+    assert saved["train"]["max_batches"] == 2
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--lookback", "12"]) == 2
+    assert "protocol.lookback: 12 (saved run: 6)" in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text()) == saved

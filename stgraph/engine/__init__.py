@@ -1,7 +1,9 @@
-"""Training, masked metrics, baselines and end-to-end runs."""
+"""Training, masked metrics, baselines, the Forecaster and end-to-end runs."""
 
 from stgraph.engine.baselines import BASELINES, HistoricalAverage, LastValue, SeasonalNaive
-from stgraph.engine.experiment import evaluate_run, load_run, train_run
+from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
+from stgraph.engine.experiment import evaluate_run, forecast_run, load_run, train_run
+from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.metrics import (
     MetricAccumulator,
     masked_mae,
@@ -9,17 +11,22 @@ from stgraph.engine.metrics import (
     masked_mse,
     masked_rmse,
 )
-from stgraph.engine.trainer import TrainConfig, Trainer
+from stgraph.engine.trainer import Trainer, TrainingError
 
 __all__ = [
     "BASELINES",
+    "ConfigError",
+    "Forecaster",
     "HistoricalAverage",
     "LastValue",
     "MetricAccumulator",
+    "RunConfig",
     "SeasonalNaive",
     "TrainConfig",
     "Trainer",
+    "TrainingError",
     "evaluate_run",
+    "forecast_run",
     "load_run",
     "masked_mae",
     "masked_mape",

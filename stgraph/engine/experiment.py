@@ -1,34 +1,30 @@
-"""End-to-end runs: load data -> fit protocol -> train -> evaluate -> run directory; and reload."""
+"""End-to-end runs: config -> data -> forecaster -> train -> evaluate -> run directory; and
+reloading a run to evaluate or forecast.
+
+A run directory holds ``config.json`` (the :class:`~stgraph.engine.config.RunConfig`),
+``protocol.json`` (fitted: split bounds, scaler statistics, calendar), ``forecaster.json`` +
+``graph.json`` + ``model.pt`` (the trained :class:`~stgraph.engine.forecaster.Forecaster`),
+``best.pt`` / ``last.pt`` (training checkpoints), ``train.log`` and ``metrics.json``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import platform
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+import pandas as pd
 
-import stgraph
 from stgraph._atomic import atomic_write_text
-from stgraph.data import Protocol, list_datasets, load_dataset
-from stgraph.data.io.cards import card_protocol
+from stgraph.data import list_datasets, load_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
-from stgraph.engine.baselines import BASELINES
+from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
+from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.report import metrics_table
-from stgraph.engine.trainer import (
-    TrainConfig,
-    Trainer,
-    config_dict,
-    evaluate_forecaster,
-    predict,
-    seed_everything,
-)
-from stgraph.models import ModelSpec, build_model
+from stgraph.engine.rundir import CONFIG, prepare_run_dir, read_json
+from stgraph.engine.trainer import Trainer
 
 log = logging.getLogger("stgraph.run")
 
@@ -46,63 +42,35 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def make_protocol(dataset: str, data: SpatioTemporalData, **overrides: Any) -> Protocol:
-    """The dataset card's default protocol (Protocol defaults when the data has no card) with
-    ``overrides`` (``None`` values ignored), fitted."""
-    kw: dict[str, Any] = dict(card_protocol(dataset))
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("split", "split_dates"):
-        if kw.get(key) is not None:
-            kw[key] = tuple(kw[key])
-    return Protocol(dataset=dataset, **kw).fit(data)
+def _registered(name: str) -> bool:
+    return name in {e.name for e in list_datasets()}
 
 
-def model_spec(data: SpatioTemporalData, protocol: Protocol) -> ModelSpec:
-    """Structural model inputs for ``data`` under ``protocol``."""
-    return ModelSpec(
-        in_channels=data.num_features,
-        out_channels=data.num_features,
-        lookback=protocol.lookback,
-        horizon=protocol.horizon,
-        num_nodes=data.num_nodes,
-        num_covariates=int(data.covariates.shape[-1]),  # type: ignore[union-attr]
-        steps_per_day=data.steps_per_day,
-    )
+def load_data(
+    dataset: str, data_dir: str | Path | None = None, data: SpatioTemporalData | None = None
+) -> SpatioTemporalData:
+    """``data`` when given, else the registered dataset ``dataset``.
 
-
-def evaluate_all(
-    model: nn.Module,
-    data: SpatioTemporalData,
-    protocol: Protocol,
-    split: str = "test",
-    batch_size: int = 64,
-) -> dict[str, dict[str, Any]]:
-    """Masked metrics of the model and every baseline on ``split``."""
-    windows = protocol.windows(data, split)
-    scaler = protocol.get_scaler()
-    ei, ew = data.graph.edge_index, data.graph.edge_weight
-    model.eval()
-    results = {
-        "model": evaluate_forecaster(
-            lambda b: predict(model, b, scaler, ei, ew), windows, batch_size
+    Raises:
+        ConfigError: ``dataset`` is not registered and no data was passed.
+    """
+    if data is not None:
+        return data
+    if not _registered(dataset):
+        known = ", ".join(e.name for e in list_datasets())
+        raise ConfigError(
+            f"unknown dataset {dataset!r}; registered: {known} (for your own series pass "
+            "data=... from Python)"
         )
-    }
-    for name, cls in BASELINES.items():
-        base = cls().fit(data, protocol)
-        results[name] = evaluate_forecaster(base.predict, windows, batch_size)
-    return results
+    return load_dataset(dataset, data_dir)
 
 
-def _metrics_json(
-    dataset: str,
-    model_name: str,
-    split: str,
-    results: dict[str, dict[str, Any]],
-    extra: dict[str, Any],
+def _results_json(
+    config: RunConfig, split: str, results: dict[str, dict[str, Any]], extra: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        "dataset": dataset,
-        "model": model_name,
+        "dataset": config.dataset,
+        "model": config.model,
         "split": split,
         "overall": results["model"]["overall"],
         "horizons": results["model"]["horizons"],
@@ -111,125 +79,134 @@ def _metrics_json(
     }
 
 
+def _table(config: RunConfig, results: dict[str, dict[str, Any]], data: SpatioTemporalData) -> str:
+    named = {config.model if k == "model" else k: v for k, v in results.items()}
+    return metrics_table(named, config.proto.horizon, data.freq)
+
+
 def train_run(
-    dataset: str,
-    model_name: str,
+    config: RunConfig | str,
+    model_name: str | None = None,
     *,
     out: str | Path | None = None,
     data_dir: str | Path | None = None,
+    data: SpatioTemporalData | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str = "cpu",
+    progress: bool | None = None,
     train: TrainConfig | None = None,
     hparams: dict[str, Any] | None = None,
     protocol_overrides: dict[str, Any] | None = None,
-    data: SpatioTemporalData | None = None,
-    resume: bool = False,
 ) -> RunResult:
-    """Train and evaluate ``model_name`` on ``dataset``; write a run directory.
+    """Train and evaluate a run; write its run directory.
 
-    The run directory holds ``config.json``, ``protocol.json``, ``metrics.json``,
-    ``best.pt``, ``last.pt`` and ``train.log``.
+    Everything is validated (config, data, windows in every split, the model builds) before
+    the directory is created. With ``resume`` the saved ``config.json`` is the run's config
+    and a ``config`` that differs from it is refused with the differences named.
 
     Args:
-        dataset: registered dataset name.
-        model_name: registered model name.
+        config: a :class:`RunConfig`, or a dataset name followed by ``model_name`` (then
+            ``train``, ``hparams`` and ``protocol_overrides`` build the config).
+        model_name: registered model name (with a dataset name as ``config``).
         out: run directory (default ``runs/<dataset>-<model>-<UTC time>``).
-        data_dir: data root for real datasets.
-        train: training hyper-parameters.
-        hparams: model hyper-parameter overrides.
-        protocol_overrides: e.g. ``{"lookback": 12, "horizon": 3, "seed": 1}``.
-        data: an already loaded series (skips loading ``dataset``).
-        resume: continue from ``out/last.pt``.
+        data_dir: data root for registered real datasets.
+        data: an already loaded series (skips loading ``config.dataset``).
+        resume: continue the run in ``out`` from its ``last.pt``.
+        overwrite: replace the run in ``out``.
+        device: where the model trains (``"cpu"``, ``"cuda"``, ...).
+        progress: show a progress bar (default: ``config.train.progress``).
+        train, hparams, protocol_overrides: see ``config``.
+
+    Raises:
+        ConfigError: an invalid setting, named; nothing is written.
+        TrainingError: training diverged or never produced a finite validation MAE.
     """
-    train = train or TrainConfig()
-    hparams = dict(hparams or {})
-    run_dir = (
-        Path(out)
-        if out
-        else Path("runs") / f"{dataset}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    data = data if data is not None else load_dataset(dataset, data_dir)
-    protocol = make_protocol(dataset, data, seed=train.seed, **(protocol_overrides or {}))
-    spec = model_spec(data, protocol)
-    seed_everything(train.seed)
-    model = build_model(model_name, spec, **hparams)
-    n_params = sum(p.numel() for p in model.parameters())
-    config = {
-        "dataset": dataset,
-        "model": model_name,
-        "hparams": hparams,
-        "spec": spec.to_dict(),
-        "train": config_dict(train),
-        "data_dir": None if data_dir is None else str(data_dir),
-        "versions": {
-            "stgraph": stgraph.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
-    }
-    _write_json(run_dir / "config.json", config)
-    protocol.save(run_dir / "protocol.json")
-    trainer = Trainer(model, data, protocol, train, run_dir)
+    if isinstance(config, str):
+        if model_name is None:
+            raise ConfigError("train_run(dataset, model_name, ...): model_name is missing")
+        config = RunConfig.create(
+            config, model_name, hparams=hparams, protocol=protocol_overrides, train=train
+        )
+    elif model_name is not None or train or hparams or protocol_overrides:
+        raise ConfigError("pass either a RunConfig or dataset + model_name + settings, not both")
+    if resume:
+        if out is None:
+            raise ConfigError("resume needs the run directory (out=...)")
+        saved = RunConfig.from_dict(read_json(Path(out) / CONFIG), str(Path(out) / CONFIG))
+        diff = config.differences(saved)
+        if diff:
+            raise ConfigError(
+                f"{out}: resume with other settings than the run's: {'; '.join(diff)}"
+            )
+    if progress is not None and progress != config.train.progress:
+        config = config.replace(
+            train=config.train.__class__(**{**config.train.__dict__, "progress": progress})
+        )
+    data = load_data(config.dataset, data_dir, data)
+    forecaster = Forecaster.build(config, data, device)
+    run_dir = prepare_run_dir(out, config.dataset, config.model, resume=resume, overwrite=overwrite)
+    log.info("run directory: %s", run_dir)
+    if not resume:
+        config.save(run_dir / CONFIG)
+    trainer = Trainer(forecaster, data, config.train, run_dir)
     if resume:
         trainer.resume()
     summary = trainer.fit()
     trainer.load_best()
-    results = evaluate_all(model, data, protocol, "test", train.batch_size)
+    forecaster.save(run_dir)
+    results = forecaster.evaluate(data, "test", config.train.batch_size)
     extra = {
         "train_seconds": round(summary["train_seconds"], 2),
-        "params": n_params,
+        "params": sum(p.numel() for p in forecaster.model.parameters()),
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
         "best_val_mae": summary["best_val_mae"],
+        "data_dir": None if data_dir is None else str(data_dir),
     }
-    metrics = _metrics_json(dataset, model_name, "test", results, extra)
+    metrics = _results_json(config, "test", results, extra)
     _write_json(run_dir / "metrics.json", metrics)
-    table = metrics_table(
-        {model_name if k == "model" else k: v for k, v in results.items()},
-        protocol.horizon,
-        data.freq.total_seconds() / 60,
-    )
-    return RunResult(run_dir, metrics, table)
+    return RunResult(run_dir, metrics, _table(config, results, data))
 
 
 def load_run(
     run_dir: str | Path,
     data_dir: str | Path | None = None,
     data: SpatioTemporalData | None = None,
-) -> tuple[nn.Module, SpatioTemporalData, Protocol, dict[str, Any]]:
-    """Rebuild a run's model (best weights, read with ``weights_only=True``), data and protocol.
+    device: str = "cpu",
+) -> tuple[Forecaster, SpatioTemporalData]:
+    """Reload a finished run: its :class:`Forecaster` (in eval mode) and its series.
 
     Args:
         run_dir: a run directory written by :func:`train_run`.
         data_dir: data root for a registered real dataset (default: the one the run used).
         data: the series the run was trained on, for runs on data built in memory (e.g. by
             :func:`stgraph.data.from_long_dataframe`), which no registered name reloads. It
-            must have the run's node count, features and covariates.
+            must have the run's nodes, features, covariates and step.
+        device: where the model runs.
 
-    Returns:
-        ``(model, data, protocol, config)``; the model is in train mode, as built.
+    Raises:
+        FileNotFoundError / ValueError: not a finished run directory, a damaged file, or data
+            that does not fit the model (each named).
     """
     run_dir = Path(run_dir)
-    for name in ("config.json", "protocol.json", "best.pt"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir}: missing {name}; is this a stgraph run directory?")
-    config = json.loads((run_dir / "config.json").read_text())
-    protocol = Protocol.load(run_dir / "protocol.json")
-    spec = ModelSpec(**config["spec"])
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory")
+    forecaster = Forecaster.load(run_dir, device)
     if data is None:
-        if config["dataset"] not in {e.name for e in list_datasets()}:
+        dataset = forecaster.config.dataset
+        if not _registered(dataset):
             raise ValueError(
-                f"{run_dir}: the run was trained on {config['dataset']!r}, which is not a "
-                "registered dataset (data built in memory?); reload it from Python with "
-                "evaluate_run(run_dir, data=<the same series>)"
+                f"{run_dir}: the run was trained on {dataset!r}, which is not a registered "
+                "dataset (data built in memory?); reload it from Python with "
+                "load_run(run_dir, data=<the same series>)"
             )
-        data = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
-    got, want = model_spec(data, protocol).to_dict(), spec.to_dict()
-    if got != want:
-        diff = ", ".join(f"{k} {v} (run: {want[k]})" for k, v in got.items() if v != want[k])
-        raise ValueError(f"{run_dir}: data {data.name!r} does not fit the run's model: {diff}")
-    model = build_model(config["model"], spec, **config["hparams"])
-    model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
-    return model, data, protocol, config
+        if data_dir is None:
+            metrics = run_dir / "metrics.json"
+            data_dir = read_json(metrics).get("data_dir") if metrics.is_file() else None
+        data = load_dataset(dataset, data_dir)
+    forecaster.check_data(data)
+    return forecaster, data
 
 
 def evaluate_run(
@@ -237,6 +214,7 @@ def evaluate_run(
     data_dir: str | Path | None = None,
     split: str = "test",
     data: SpatioTemporalData | None = None,
+    device: str = "cpu",
 ) -> RunResult:
     """Re-evaluate a saved run on ``split`` with its saved protocol (scaler included), through
     the same masked metrics and baselines as training (see :func:`load_run` for the args).
@@ -245,14 +223,42 @@ def evaluate_run(
         run_dir: a run directory written by :func:`train_run`.
         data_dir: data root for a registered real dataset.
         split: ``"train"``, ``"val"`` or ``"test"``.
-        data: the in-memory series the run was trained on (see :func:`load_run`).
+        data: the in-memory series the run was trained on.
+        device: where the model runs.
     """
-    model, data, protocol, config = load_run(run_dir, data_dir, data)
-    results = evaluate_all(model, data, protocol, split, config["train"]["batch_size"])
-    metrics = _metrics_json(config["dataset"], config["model"], split, results, {})
-    table = metrics_table(
-        {config["model"] if k == "model" else k: v for k, v in results.items()},
-        protocol.horizon,
-        data.freq.total_seconds() / 60,
-    )
-    return RunResult(Path(run_dir), metrics, table)
+    forecaster, data = load_run(run_dir, data_dir, data, device)
+    config = forecaster.config
+    if (
+        forecaster.protocol.bounds is not None
+        and forecaster.protocol.bounds.num_steps != data.num_steps
+    ):
+        raise ValueError(
+            f"{run_dir}: the run was fitted on {forecaster.protocol.bounds.num_steps} steps, "
+            f"{data.name!r} has {data.num_steps}; evaluate needs the same series (use "
+            "forecast for new data)"
+        )
+    results = forecaster.evaluate(data, split, config.train.batch_size)
+    metrics = _results_json(config, split, results, {})
+    return RunResult(Path(run_dir), metrics, _table(config, results, data))
+
+
+def forecast_run(
+    run_dir: str | Path,
+    data: SpatioTemporalData | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+) -> pd.DataFrame:
+    """The ``H`` steps after the last observation, from a saved run: a tidy frame with
+    columns ``time, node, feature, value``.
+
+    Args:
+        run_dir: a run directory written by :func:`train_run`.
+        data: recent observations (at least the lookback) with the run's nodes, features and
+            step; default: the run's own dataset (forecasting past its end).
+        data_dir: data root for a registered real dataset.
+        device: where the model runs.
+    """
+    forecaster = Forecaster.load(run_dir, device)
+    if data is None:
+        _, data = load_run(run_dir, data_dir, None, device)
+    return forecaster.forecast(data)

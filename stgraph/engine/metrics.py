@@ -46,8 +46,10 @@ def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 
 
 def masked_rmse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Square root of :func:`masked_mse`."""
-    return masked_mse(pred, target, mask).sqrt()
+    """Square root of :func:`masked_mse`; 0 with a zero gradient when the error is 0 (e.g. a
+    batch with nothing observed), where a plain ``sqrt`` would give a NaN gradient."""
+    mse = masked_mse(pred, target, mask)
+    return torch.where(mse > 0, mse.clamp_min(1e-30).sqrt(), mse.new_zeros(()))
 
 
 def masked_mape(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

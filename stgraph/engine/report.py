@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 METRICS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"))
 
 
@@ -32,17 +34,26 @@ def _align(row: list[str], widths: list[int]) -> str:
     return "  ".join(cells).rstrip()
 
 
-def metrics_table(
-    results: dict[str, dict[str, Any]], horizon: int, step_minutes: float | None = None
-) -> str:
+def _step_minutes(freq: Any) -> float | None:
+    """Minutes per step of a fixed frequency; ``None`` for calendar steps (months...)."""
+    if freq is None or isinstance(freq, int | float):
+        return freq
+    try:
+        return pd.Timedelta(freq).total_seconds() / 60
+    except (ValueError, TypeError):
+        return None
+
+
+def metrics_table(results: dict[str, dict[str, Any]], horizon: int, freq: Any = None) -> str:
     """Table of MAE / RMSE / MAPE at representative horizon steps and overall, one row per
     method.
 
     Args:
         results: ``{method: {"overall": {...}, "horizons": {"1": {...}}}}``.
         horizon: number of forecast steps.
-        step_minutes: length of a step, to label columns in minutes.
+        freq: the series' step (a pandas offset / Timedelta, or minutes), to label columns.
     """
+    step_minutes = _step_minutes(freq)
     steps = pick_horizons(horizon)
     keys = [str(s) for s in steps] + ["all"]
     labels = [_label(s, step_minutes) for s in steps] + ["all"]

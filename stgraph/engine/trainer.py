@@ -2,77 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm.auto import tqdm
 
-from stgraph._atomic import atomic_path
-from stgraph.data.protocol import Protocol
-from stgraph.data.scalers import Scaler
+from stgraph._atomic import atomic_path, atomic_write_text
 from stgraph.data.spatiotemporal import SpatioTemporalData
-from stgraph.data.windows import Batch, WindowDataset
-from stgraph.engine.metrics import LOSSES, MetricAccumulator
+from stgraph.engine.config import TrainConfig, config_dict
+from stgraph.engine.evaluation import evaluate_forecaster
+from stgraph.engine.forecaster import Forecaster
+from stgraph.engine.metrics import LOSSES
+from stgraph.engine.rundir import load_checkpoint
+
+__all__ = ["Trainer", "TrainingError", "config_dict", "seed_everything"]
 
 log = logging.getLogger("stgraph.train")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training hyper-parameters (the model never sees these).
-
-    Args:
-        epochs: maximum number of epochs.
-        batch_size: windows per step.
-        lr: peak AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        schedule: ``"cosine"`` (to 1 % of ``lr`` at the last epoch), ``"step"`` (x0.1 at
-            50 % and 75 % of the epochs) or ``"constant"``.
-        warmup_epochs: linear warm-up epochs.
-        grad_clip: max global gradient norm (``0`` = off).
-        patience: early stopping after this many epochs without a better validation MAE.
-        loss: ``"mae"``, ``"mse"`` or ``"rmse"`` (masked, on scaled values).
-        max_batches: cap on training batches per epoch (``None`` = all).
-        seed: seed of weights, shuffling and dropout.
-        progress: show a tqdm bar.
-    """
-
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_epochs: int = 1
-    grad_clip: float = 5.0
-    patience: int = 8
-    loss: str = "mae"
-    max_batches: int | None = None
-    seed: int = 0
-    progress: bool = True
-
-    def lr_factor(self, epoch: int) -> float:
-        """Multiplier of ``lr`` during (0-based) ``epoch``."""
-        if epoch < self.warmup_epochs:
-            return (epoch + 1) / (self.warmup_epochs + 1)
-        if self.schedule == "constant":
-            return 1.0
-        if self.schedule == "step":
-            return 0.1 ** sum(epoch >= m * self.epochs for m in (0.5, 0.75))
-        if self.schedule == "cosine":
-            span = max(self.epochs - self.warmup_epochs - 1, 1)
-            p = min((epoch - self.warmup_epochs) / span, 1.0)
-            return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p))
-        raise ValueError(f"unknown schedule {self.schedule!r}; expected cosine, step or constant")
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss) or produced nothing to keep (no epoch with a
+    finite validation MAE). The message says what happened and what to change."""
 
 
 def seed_everything(seed: int) -> None:
@@ -82,80 +39,47 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def model_inputs(batch: Batch, scaler: Scaler) -> Tensor:
-    """Scaled inputs with missing entries set to 0 (the missing-value rule).
-
-    Shapes:
-        output: [B, L, N, F]
-    """
-    return torch.where(
-        batch.x_mask, scaler.transform(batch.x), torch.zeros((), dtype=batch.x.dtype)
-    )
-
-
-def predict(
-    model: nn.Module, batch: Batch, scaler: Scaler, edge_index: Tensor, edge_weight: Tensor
-) -> Tensor:
-    """Model forecast in original units.
-
-    Shapes:
-        output: [B, H, N, F_out]
-    """
-    out = model(model_inputs(batch, scaler), edge_index, edge_weight, batch.covariates)
-    return scaler.inverse_transform(out)
-
-
-@torch.no_grad()
-def evaluate_forecaster(
-    forecast: Callable[[Batch], Tensor], windows: WindowDataset, batch_size: int = 64
-) -> dict[str, Any]:
-    """Masked metrics of ``forecast(batch) -> [B, H, N, F]`` over all windows (exact sums)."""
-    acc = MetricAccumulator(windows.horizon)
-    for batch in windows.loader(batch_size):
-        acc.update(forecast(batch), batch.y, batch.y_mask)
-    return acc.compute()
-
-
 class Trainer:
-    """Fit a model on the train windows with early stopping on validation masked MAE.
+    """Fit a forecaster's model on the train windows with early stopping on validation
+    masked MAE.
 
     Files in ``run_dir``: ``best.pt`` (weights of the best validation epoch), ``last.pt``
-    (everything needed to resume: weights, optimiser, epoch, RNG states, early-stopping
-    state) and ``train.log``.
+    (everything needed to resume: weights, optimiser, epoch, RNG states, early-stopping state
+    and history) and ``train.log`` (one line per finished epoch, rewritten from ``last.pt``
+    on resume so a kill between the two writes never duplicates a line).
+
+    A non-finite training loss stops the run at once with :class:`TrainingError`; so does a
+    run in which no epoch reaches a finite validation MAE (there is no best model to keep).
 
     Args:
-        model: any registered model.
+        forecaster: the model with its fitted protocol, graph and device.
         data: the series (windows are index views into it).
-        protocol: a fitted :class:`~stgraph.data.protocol.Protocol`.
         config: training hyper-parameters.
         run_dir: output folder.
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        forecaster: Forecaster,
         data: SpatioTemporalData,
-        protocol: Protocol,
         config: TrainConfig,
         run_dir: str | Path,
     ) -> None:
-        if not protocol.is_fitted:
-            raise ValueError("Trainer needs a fitted protocol (protocol.fit(data))")
-        if config.loss not in LOSSES:
-            raise ValueError(f"unknown loss {config.loss!r}; expected one of {sorted(LOSSES)}")
-        self.model, self.data, self.protocol, self.config = model, data, protocol, config
+        self.forecaster, self.data, self.config = forecaster, data, config
+        self.model = forecaster.model
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.scaler = protocol.get_scaler()
-        self.edge_index, self.edge_weight = data.graph.edge_index, data.graph.edge_weight
+        protocol = forecaster.protocol
         self.train_windows = protocol.windows(data, "train")
         self.val_windows = protocol.windows(data, "val")
-        if len(self.train_windows) == 0:
-            raise ValueError(
-                f"{data.name}: no training windows for L={protocol.lookback}, H={protocol.horizon}"
-            )
+        for split, w in (("training", self.train_windows), ("validation", self.val_windows)):
+            if len(w) == 0:
+                raise ValueError(
+                    f"{data.name}: no {split} windows for L={protocol.lookback}, "
+                    f"H={protocol.horizon}"
+                )
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.epoch = 0
@@ -185,14 +109,24 @@ class Trainer:
             torch.save(obj, tmp)
 
     def resume(self, path: str | Path | None = None) -> None:
-        """Restore the full training state from ``last.pt`` (loaded with ``weights_only=True``)."""
-        state = torch.load(path or self.run_dir / "last.pt", map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        for key in ("epoch", "best_val", "best_epoch", "bad_epochs", "history", "train_seconds"):
-            setattr(self, key, state[key])
+        """Restore the full training state from ``last.pt`` (loaded with ``weights_only=True``)
+        and rewrite ``train.log`` from its history."""
+        state = load_checkpoint(Path(path or self.run_dir / "last.pt"))
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            for key in ("epoch", "best_val", "best_epoch", "bad_epochs", "history"):
+                setattr(self, key, state[key])
+            self.train_seconds = state["train_seconds"]
+        except (KeyError, RuntimeError, TypeError) as e:
+            raise ValueError(
+                f"{path or self.run_dir / 'last.pt'}: not this run's state ({e})"
+            ) from None
+        atomic_write_text(
+            self.run_dir / "train.log", "".join(self._line(h) + "\n" for h in self.history)
+        )
 
     # ------------------------------------------------------------------ loop
     def _train_epoch(self) -> float:
@@ -212,18 +146,18 @@ class Trainer:
             dynamic_ncols=True,
         )
         total, seen = 0.0, 0
-        for i, batch in enumerate(
-            self.train_windows.loader(cfg.batch_size, shuffle=True, generator=self.generator)
-        ):
+        batches = self.train_windows.loader(cfg.batch_size, shuffle=True, generator=self.generator)
+        for i, batch in enumerate(batches):
             if i >= n_batches:
                 break
-            out = self.model(
-                model_inputs(batch, self.scaler),
-                self.edge_index,
-                self.edge_weight,
-                batch.covariates,
-            )
-            loss = loss_fn(out, self.scaler.transform(batch.y), batch.y_mask)
+            loss = self.forecaster.loss(batch, loss_fn)
+            if not torch.isfinite(loss):
+                bar.close()
+                raise TrainingError(
+                    f"training loss is {loss.item()} at epoch {self.epoch + 1}, batch {i + 1}; "
+                    f"lower the learning rate (now {cfg.lr:g}) or look for extreme values in "
+                    "the data"
+                )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -238,16 +172,26 @@ class Trainer:
 
     def validate(self) -> dict[str, Any]:
         """Masked metrics on the validation windows (original units)."""
-        self.model.eval()
         return evaluate_forecaster(
-            lambda b: predict(self.model, b, self.scaler, self.edge_index, self.edge_weight),
-            self.val_windows,
-            self.config.batch_size,
+            self.forecaster.predict, self.val_windows, self.config.batch_size
+        )
+
+    @staticmethod
+    def _line(h: dict[str, Any]) -> str:
+        star = " *" if h.get("improved") else ""
+        return (
+            f"epoch {h['epoch']}/{h['epochs']} train_loss {h['train_loss']:.4f} "
+            f"val_mae {h['val_mae']:.4f}{star} ({h['seconds']:.0f}s)"
         )
 
     def fit(self, until_epoch: int | None = None) -> dict[str, Any]:
         """Train until ``config.epochs`` (or ``until_epoch``, to stop early and resume later) or
-        early stopping. Returns a summary with the best validation MAE and timings."""
+        early stopping. Returns a summary with the best validation MAE and timings.
+
+        Raises:
+            TrainingError: a non-finite training loss, or no epoch with a finite
+                validation MAE.
+        """
         cfg = self.config
         stop = min(cfg.epochs, until_epoch or cfg.epochs)
         if self.epoch == 0:
@@ -256,7 +200,7 @@ class Trainer:
             t0 = time.perf_counter()
             train_loss = self._train_epoch()
             val = self.validate()["overall"]["mae"]
-            val = math.inf if val is None else val
+            val = math.inf if val is None or not math.isfinite(val) else val
             self.train_seconds += time.perf_counter() - t0
             improved = val < self.best_val
             if improved:
@@ -264,23 +208,26 @@ class Trainer:
                 self._save("best.pt", self.model.state_dict())
             else:
                 self.bad_epochs += 1
-            self.history.append(
-                {
-                    "epoch": self.epoch + 1,
-                    "train_loss": train_loss,
-                    "val_mae": val,
-                    "lr": cfg.lr * cfg.lr_factor(self.epoch),
-                }
-            )
-            msg = (
-                f"epoch {self.epoch + 1}/{cfg.epochs} train_loss {train_loss:.4f} val_mae {val:.4f}"
-                f"{' *' if improved else ''} ({self.train_seconds:.0f}s)"
-            )
-            log.info(msg)
-            with (self.run_dir / "train.log").open("a") as f:
-                f.write(msg + "\n")
+            entry = {
+                "epoch": self.epoch + 1,
+                "epochs": cfg.epochs,
+                "train_loss": train_loss,
+                "val_mae": val,
+                "lr": cfg.lr * cfg.lr_factor(self.epoch),
+                "improved": improved,
+                "seconds": self.train_seconds,
+            }
+            self.history.append(entry)
             self.epoch += 1
             self._save("last.pt", self._state())
+            with (self.run_dir / "train.log").open("a") as f:
+                f.write(self._line(entry) + "\n")
+            log.info(self._line(entry))
+        if self.best_epoch < 0 and self.epoch > 0:
+            raise TrainingError(
+                f"no epoch reached a finite validation MAE in {self.epoch} epoch(s), so there "
+                "is no model to keep; lower the learning rate or check the data"
+            )
         return {
             "best_val_mae": self.best_val,
             "best_epoch": self.best_epoch + 1,
@@ -291,11 +238,4 @@ class Trainer:
 
     def load_best(self) -> None:
         """Load ``best.pt`` into the model."""
-        self.model.load_state_dict(
-            torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
-        )
-
-
-def config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    """JSON form of a :class:`TrainConfig`."""
-    return dataclasses.asdict(cfg)
+        self.model.load_state_dict(load_checkpoint(self.run_dir / "best.pt"))

@@ -11,9 +11,19 @@ from stgraph.models import (  # noqa: F401  (registration)
 from stgraph.models.registry import (
     ModelSpec,
     build_model,
+    check_hparams,
     get_model,
+    hyperparameters,
     list_models,
     register_model,
 )
 
-__all__ = ["ModelSpec", "build_model", "get_model", "list_models", "register_model"]
+__all__ = [
+    "ModelSpec",
+    "build_model",
+    "check_hparams",
+    "get_model",
+    "hyperparameters",
+    "list_models",
+    "register_model",
+]

@@ -12,7 +12,8 @@ from stgraph.nn import AttentionCNN
 
 
 @register_model(
-    "att-cnn", "attention-CNN: conv + channel/spatial attention, time as channels (seed sec. 6.2.1)"
+    "att-cnn",
+    "attention-CNN: graph conv over time-as-channels + channel and node attention (CBAM-style)",
 )
 class AttentionCNNForecaster(nn.Module):
     r"""Attention-CNN forecaster (seed article sec. 6.2.1): the ``L`` input steps are stacked

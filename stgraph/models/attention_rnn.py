@@ -68,14 +68,14 @@ class _AttentionRNNForecaster(nn.Module):
         return out
 
 
-@register_model("att-lstm", "attention-LSTM with graph-conv gates (seed sec. 6.1.1)")
+@register_model("att-lstm", "LSTM with graph-conv gates attending over its past hidden states")
 class AttentionLSTMForecaster(_AttentionRNNForecaster):
     """Attention-LSTM forecaster (seed article sec. 6.1.1); see the base class."""
 
     rnn = AttentionLSTM
 
 
-@register_model("att-gru", "attention-GRU with graph-conv gates (seed sec. 6.1.2)")
+@register_model("att-gru", "GRU with graph-conv gates attending over its past hidden states")
 class AttentionGRUForecaster(_AttentionRNNForecaster):
     """Attention-GRU forecaster (seed article sec. 6.1.2); see the base class."""
 

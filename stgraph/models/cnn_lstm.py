@@ -11,7 +11,7 @@ from stgraph.models.registry import register_model
 from stgraph.nn import GCNConv, TemporalLSTM
 
 
-@register_model("cnn-lstm", "graph conv per step + LSTM over time per node (seed sec. 5.4.1)")
+@register_model("cnn-lstm", "graph conv at every step, then an LSTM over time per node (CNN+LSTM)")
 class CNNLSTM(nn.Module):
     r"""CNN + LSTM forecaster (seed article secs. 5.1.4 and 5.4.1): a spatial convolution
     extracts features of every time step, an LSTM runs over each node's feature sequence and

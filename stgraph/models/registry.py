@@ -83,6 +83,61 @@ def register_model(name: str, description: str) -> Callable[[M], M]:
     return deco
 
 
+def hyperparameters(name: str) -> dict[str, Any]:
+    """Hyper-parameters of model ``name`` with their defaults, in constructor order: every
+    constructor argument that is not a :class:`ModelSpec` field (those come from the data).
+
+    Example: ``hyperparameters("dcrnn") == {"hidden": 64, "layers": 2, "k": 2}``.
+    """
+    entry = get_model(name)
+    spec_fields = {f.name for f in dataclasses.fields(ModelSpec)}
+    params = inspect.signature(entry.cls.__init__).parameters
+    return {
+        k: (None if p.default is inspect.Parameter.empty else p.default)
+        for k, p in params.items()
+        if k != "self" and k not in spec_fields and p.kind is not p.VAR_KEYWORD
+    }
+
+
+def _expected_type(default: Any) -> tuple[type, ...] | None:
+    """Types a value may take to replace ``default`` (ints are accepted for floats)."""
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (int, float)
+    if isinstance(default, str):
+        return (str,)
+    return None  # None or other defaults: any value, checked by the constructor
+
+
+def check_hparams(name: str, hparams: dict[str, Any]) -> None:
+    """Refuse unknown hyper-parameter names and values of the wrong type for model ``name``.
+
+    Raises:
+        ValueError: naming the key, the value, what was expected and the valid keys with
+            their defaults.
+    """
+    known = hyperparameters(name)
+    valid = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "none"
+    spec_fields = {f.name for f in dataclasses.fields(ModelSpec)}
+    for key, value in hparams.items():
+        if key in spec_fields:
+            raise ValueError(f"model {name!r}: {key!r} comes from the data, not a hyper-parameter")
+        if key not in known:
+            raise ValueError(
+                f"model {name!r} has no hyper-parameter {key!r}; valid (default): {valid}"
+            )
+        types = _expected_type(known[key])
+        bad_bool = isinstance(value, bool) and types is not None and bool not in types
+        if types is not None and (not isinstance(value, types) or bad_bool):
+            raise ValueError(
+                f"model {name!r}: hyper-parameter {key}={value!r} should be "
+                f"{' or '.join(t.__name__ for t in types)} (default {known[key]!r})"
+            )
+
+
 def list_models() -> list[ModelEntry]:
     """All registered models, sorted by name."""
     return _MODELS.entries()

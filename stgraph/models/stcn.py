@@ -26,9 +26,7 @@ class _STConvLayer(nn.Module):
         return self.drop(self.norm(z))
 
 
-@register_model(
-    "stcn", "spatio-temporal conv net: gated temporal conv + GCN layers (seed sec. 3.2)"
-)
+@register_model("stcn", "spatio-temporal conv net: gated dilated temporal conv + GCN layers")
 class STCN(nn.Module):
     r"""Spatio-temporal convolution network (seed article sec. 3.2, STCN; the temporal-conv /
     graph-conv stacking of STGCN, Yu et al., IJCAI 2018).
@@ -98,7 +96,7 @@ class STCN(nn.Module):
         return out
 
 
-@register_model("res-stcn", "residual STCN: every ST conv layer adds its input (seed sec. 3.2)")
+@register_model("res-stcn", "STCN with residual connections: every ST conv layer adds its input")
 class ResSTCN(STCN):
     """:class:`STCN` with residual connections (seed article sec. 3.2, ResSTCN)."""
 

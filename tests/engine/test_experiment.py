@@ -41,10 +41,10 @@ def test_in_memory_run_reloads_only_with_its_series(tmp_path):
     assert again.metrics["overall"]["mae"] == pytest.approx(run.metrics["overall"]["mae"])
     per_step = {h: m["mae"] for h, m in run.metrics["horizons"].items()}
     assert {h: m["mae"] for h, m in again.metrics["horizons"].items()} == pytest.approx(per_step)
-    model, reloaded, _, config = load_run(run.run_dir, data=data)
-    assert reloaded is data and config["model"] == "stcn"
-    assert sum(p.numel() for p in model.parameters()) == run.metrics["params"]
+    forecaster, reloaded = load_run(run.run_dir, data=data)
+    assert reloaded is data and forecaster.config.model == "stcn"
+    assert sum(p.numel() for p in forecaster.model.parameters()) == run.metrics["params"]
 
     fewer = _series(STATIONS.iloc[:4], name="my-stations")
-    with pytest.raises(ValueError, match=r"does not fit the run's model: num_nodes 4 \(run: 5\)"):
+    with pytest.raises(ValueError, match=r"does not fit this model: nodes: unknown \[\], missing"):
         evaluate_run(run.run_dir, data=fewer)

@@ -8,19 +8,20 @@ import json
 import pytest
 import torch
 
-from stgraph.data import Protocol
-from stgraph.engine import TrainConfig, Trainer
-from stgraph.engine.experiment import model_spec, train_run
-from stgraph.models import build_model
+from stgraph.engine import Forecaster, RunConfig, TrainConfig, Trainer, train_run
 
 CFG = TrainConfig(epochs=4, batch_size=16, max_batches=3, progress=False, seed=3, patience=10)
 
 
 def _trainer(data, run_dir, cfg=CFG):
-    p = Protocol("tiny", lookback=12, horizon=3).fit(data)
-    torch.manual_seed(cfg.seed)
-    model = build_model("gcn-transformer", model_spec(data, p), dim=16, heads=2, dropout=0.2)
-    return Trainer(model, data, p, cfg, run_dir)
+    config = RunConfig.create(
+        "tiny",
+        "gcn-transformer",
+        hparams={"dim": 16, "heads": 2, "dropout": 0.2},
+        protocol={"lookback": 12, "horizon": 3},
+        train=cfg,
+    )
+    return Trainer(Forecaster.build(config, data), data, cfg, run_dir)
 
 
 def test_resume_reproduces_the_uninterrupted_run(tiny_traffic, tmp_path):
@@ -82,6 +83,9 @@ def test_train_run_writes_the_run_directory(tiny_traffic, tmp_path):
     assert {
         "config.json",
         "protocol.json",
+        "forecaster.json",
+        "graph.json",
+        "model.pt",
         "metrics.json",
         "best.pt",
         "last.pt",

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from stgraph.data import Protocol
-from stgraph.engine.experiment import model_spec
+from stgraph.engine.forecaster import model_inputs, model_spec
 from stgraph.engine.metrics import masked_mae
-from stgraph.engine.trainer import model_inputs
 from stgraph.models import build_model, list_models
 
 MODELS = [m.name for m in list_models()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -80,7 +81,10 @@ class DatasetCard:
 
 @cache
 def load_card(name: str) -> DatasetCard:
-    """Read ``datasets/<name>.toml``."""
+    """Read ``datasets/<name>.toml``; ``KeyError`` when there is none (names are plain file
+    names: ``[A-Za-z0-9._-]``, never a path)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise KeyError(f"no dataset card for {name!r}")
     path = card_dir() / f"{name}.toml"
     if not path.is_file():
         raise KeyError(f"no dataset card {path}")

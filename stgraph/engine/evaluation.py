@@ -1,0 +1,73 @@
+"""Evaluation through one path: masked metrics of any ``batch -> forecast`` function over a
+split's windows, for the model and every baseline alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from stgraph.data.protocol import Protocol
+from stgraph.data.spatiotemporal import SpatioTemporalData
+from stgraph.data.windows import Batch, WindowDataset
+from stgraph.engine.baselines import BASELINES
+from stgraph.engine.metrics import MetricAccumulator
+
+MAPE_NOTE = (
+    "MAPE not reported: the training values include negatives (signed or standardised data), "
+    "where a percentage error has no meaning"
+)
+
+
+@torch.no_grad()
+def evaluate_forecaster(
+    forecast: Callable[[Batch], Tensor], windows: WindowDataset, batch_size: int = 64
+) -> dict[str, Any]:
+    """Masked metrics of ``forecast(batch) -> [B, H, N, F]`` over all windows (exact sums).
+
+    Returns:
+        ``{"overall": {...}, "horizons": {"1": {...}, ...}}`` (see
+        :class:`~stgraph.engine.metrics.MetricAccumulator`).
+    """
+    acc = MetricAccumulator(windows.horizon)
+    for batch in windows.loader(batch_size):
+        acc.update(forecast(batch), batch.y, batch.y_mask)
+    return acc.compute()
+
+
+def mape_is_meaningful(data: SpatioTemporalData, protocol: Protocol) -> bool:
+    """MAPE is reported only for data whose observed training values are all >= 0
+    (speeds, counts, concentrations); signed or standardised series get ``None``."""
+    assert protocol.bounds is not None
+    end = protocol.bounds.train_end
+    observed = data.values[:end][data.mask[:end]]
+    return bool(observed.numel() == 0 or observed.min() >= 0)
+
+
+def drop_mape(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with every ``mape`` set to ``None``."""
+    out = {"overall": {**result["overall"], "mape": None}}
+    out["horizons"] = {h: {**m, "mape": None} for h, m in result["horizons"].items()}
+    return out
+
+
+def evaluate_methods(
+    model_forecast: Callable[[Batch], Tensor],
+    data: SpatioTemporalData,
+    protocol: Protocol,
+    split: str = "test",
+    batch_size: int = 64,
+) -> dict[str, dict[str, Any]]:
+    """Masked metrics of the model and of every baseline (fitted on the training split) on
+    ``split``: ``{"model": {...}, "last_value": {...}, ...}``; MAPE is ``None`` where
+    :func:`mape_is_meaningful` says so."""
+    windows = protocol.windows(data, split)
+    results = {"model": evaluate_forecaster(model_forecast, windows, batch_size)}
+    for name, cls in BASELINES.items():
+        base = cls().fit(data, protocol)
+        results[name] = evaluate_forecaster(base.predict, windows, batch_size)
+    if not mape_is_meaningful(data, protocol):
+        results = {k: drop_mape(v) for k, v in results.items()}
+    return results

@@ -1,0 +1,369 @@
+"""The :class:`Forecaster`: one object that owns a model, its fitted protocol (scaler), its
+graph source and its device, and is the only way the engine calls a model."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+import stgraph
+from stgraph._atomic import atomic_path, atomic_write_text
+from stgraph.data.calendar import calendar_features
+from stgraph.data.protocol import Protocol
+from stgraph.data.scalers import Scaler
+from stgraph.data.spatiotemporal import SpatioTemporalData
+from stgraph.data.windows import Batch
+from stgraph.engine.config import ConfigError, RunConfig
+from stgraph.engine.evaluation import evaluate_methods
+from stgraph.engine.rundir import load_checkpoint, read_json
+from stgraph.graph import SensorGraph
+from stgraph.models import ModelSpec, build_model
+
+FORMAT = 1
+
+
+def model_spec(data: SpatioTemporalData, protocol: Protocol) -> ModelSpec:
+    """Structural model inputs for ``data`` under ``protocol``."""
+    return ModelSpec(
+        in_channels=data.num_features,
+        out_channels=data.num_features,
+        lookback=protocol.lookback,
+        horizon=protocol.horizon,
+        num_nodes=data.num_nodes,
+        num_covariates=int(data.covariates.shape[-1]),  # type: ignore[union-attr]
+        steps_per_day=data.steps_per_day,
+    )
+
+
+def model_inputs(batch: Batch, scaler: Scaler) -> Tensor:
+    """Scaled inputs with missing entries set to 0 (the missing-value rule).
+
+    Shapes:
+        output: [B, L, N, F]
+    """
+    return torch.where(
+        batch.x_mask, scaler.transform(batch.x), torch.zeros((), dtype=batch.x.dtype)
+    )
+
+
+def data_signature(data: SpatioTemporalData) -> dict[str, Any]:
+    """What a series must share with the one a model was trained on: node ids, features,
+    covariates and step."""
+    return {
+        "nodes": list(data.graph.node_ids),
+        "features": list(data.feature_names),
+        "covariates": list(data.covariate_names),
+        "freq": str(getattr(data, "freq_str", data.freq)),
+        "temporal_edges": data.temporal_edges is not None,
+    }
+
+
+def _describe(key: str, got: Any, want: Any) -> str:
+    if key == "nodes" and isinstance(got, list) and isinstance(want, list):
+        extra, lost = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+        if extra or lost:
+            return f"nodes: unknown {extra[:5]}, missing {lost[:5]} ({len(got)} vs {len(want)})"
+        return "nodes: same ids in another order"
+    return f"{key} {got!r} (run: {want!r})"
+
+
+class Forecaster:
+    """A model ready to forecast: weights, fitted protocol, graph and device in one place.
+
+    The forecaster decides which graph the model sees (each window's own edges when the data
+    has time-varying edges, else its static graph), keeps the model in eval mode for
+    prediction, and converts between original and scaled units.
+
+    Args:
+        model: a registered model.
+        protocol: the fitted protocol (split bounds and scaler).
+        graph: the static sensor graph (node order = model node order).
+        config: the run's configuration (model name, hyper-parameters).
+        signature: :func:`data_signature` of the training series.
+        spec: the model's structural inputs (:func:`model_spec` of the training series).
+        device: where the model runs (``"cpu"``, ``"cuda"``, ...).
+
+    Shapes:
+        predict: batch (x [B, L, N, F]) -> [B, H, N, F] in original units
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        protocol: Protocol,
+        graph: SensorGraph,
+        config: RunConfig,
+        signature: dict[str, Any],
+        spec: ModelSpec,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if not protocol.is_fitted:
+            raise ValueError("Forecaster needs a fitted protocol (protocol.fit(data))")
+        self.model, self.protocol, self.graph, self.config = model, protocol, graph, config
+        self.signature, self.spec = signature, spec
+        self.scaler = protocol.get_scaler()
+        self.device = torch.device("cpu")
+        self.to(device)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls, config: RunConfig, data: SpatioTemporalData, device: str | torch.device = "cpu"
+    ) -> Forecaster:
+        """Fit ``config``'s protocol on ``data`` (training split only), check that every split
+        has windows, and build the model with freshly seeded weights.
+
+        Raises:
+            ConfigError: a protocol setting or hyper-parameter does not work for ``data``.
+        """
+        from stgraph.engine.trainer import seed_everything
+
+        try:
+            protocol = config.proto.fit(data)
+            for split in ("train", "val", "test"):
+                n = len(protocol.windows(data, split))
+                if n == 0:
+                    lo, hi = protocol.bounds.target_range(split)  # type: ignore[union-attr]
+                    raise ConfigError(
+                        f"{data.name}: the {split} split has no window: its {hi - lo} steps "
+                        f"[{lo}, {hi}) are fewer than horizon {protocol.horizon} (split "
+                        f"{protocol.split}, T={data.num_steps}); change the split or horizon"
+                    )
+        except ConfigError:
+            raise
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"protocol: {e.args[0] if e.args else e}") from None
+        seed_everything(config.seed)
+        try:
+            model = build_model(config.model, model_spec(data, protocol), **config.hparams)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ConfigError(f"model {config.model!r} cannot be built: {e}") from None
+        spec = model_spec(data, protocol)
+        return cls(model, protocol, data.graph, config, data_signature(data), spec, device)
+
+    def to(self, device: str | torch.device) -> Forecaster:
+        """Move the model (and its static graph) to ``device``."""
+        try:
+            self.device = torch.device(device)
+            self.model.to(self.device)
+        except (RuntimeError, AssertionError) as e:
+            raise ConfigError(f"device {device!r} is not available here ({e})") from None
+        self._ei = self.graph.edge_index.to(self.device)
+        self._ew = self.graph.edge_weight.to(self.device)
+        return self
+
+    # ------------------------------------------------------------------ calling the model
+    def forward(self, batch: Batch) -> Tensor:
+        """Model output in scaled units, in the model's current mode (train or eval).
+
+        With time-varying edges every window is run on its own graph (window ``b`` sees the
+        edges of its last input step).
+
+        Shapes:
+            output: [B, H, N, F_out] on the forecaster's device
+        """
+        batch = batch.to(self.device)
+        x = model_inputs(batch, self.scaler)
+        if batch.edge_index is None:
+            return self.model(x, self._ei, self._ew, batch.covariates)
+        outs = []
+        for b in range(len(batch)):
+            ei, ew = batch.window_edges(b)
+            outs.append(self.model(x[b : b + 1], ei, ew, batch.covariates[b : b + 1]))
+        return torch.cat(outs, 0)
+
+    def loss(self, batch: Batch, loss_fn: Any) -> Tensor:
+        """Training loss of one batch: ``loss_fn(output, scaled target, mask)``."""
+        out = self.forward(batch)
+        y = self.scaler.transform(batch.y.to(self.device))
+        return loss_fn(out, y, batch.y_mask.to(self.device))
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> Tensor:
+        """Forecast in original units, in eval mode (the previous mode is restored).
+
+        Shapes:
+            output: [B, H, N, F_out] on the CPU
+        """
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return self.scaler.inverse_transform(self.forward(batch).cpu())
+        finally:
+            self.model.train(was_training)
+
+    def evaluate(
+        self, data: SpatioTemporalData, split: str = "test", batch_size: int = 64
+    ) -> dict[str, dict[str, Any]]:
+        """Masked metrics of the model and every baseline on ``split`` of ``data``."""
+        self.check_data(data)
+        return evaluate_methods(self.predict, data, self.protocol, split, batch_size)
+
+    # ------------------------------------------------------------------ forecasting
+    def check_data(self, data: SpatioTemporalData) -> None:
+        """Refuse a series whose nodes, features, covariates or step differ from the
+        training series'.
+
+        Raises:
+            ValueError: naming each mismatch.
+        """
+        got = data_signature(data)
+        diff = [_describe(k, got[k], v) for k, v in self.signature.items() if got.get(k) != v]
+        if diff:
+            raise ValueError(f"data {data.name!r} does not fit this model: {'; '.join(diff)}")
+
+    def forecast(
+        self, data: SpatioTemporalData, future_covariates: Tensor | np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """Forecast the ``H`` steps after the last observation of ``data``.
+
+        Args:
+            data: a series with the training series' nodes, features and step, holding at
+                least the lookback ``L`` most recent steps (missing values allowed).
+            future_covariates: the ``H`` future values of user covariates beyond the calendar
+                ones, when the model was trained with any.
+
+        Returns:
+            A tidy frame with columns ``time, node, feature, value`` (``H * N * F`` rows,
+            real timestamps and node ids).
+
+        Shapes:
+            future_covariates: [H, 1 or N, C - 2]
+        """
+        self.check_data(data)
+        lookback, horizon = self.protocol.lookback, self.protocol.horizon
+        if data.num_steps < lookback:
+            raise ValueError(
+                f"forecast needs the last {lookback} steps (the lookback); {data.name!r} has "
+                f"{data.num_steps}"
+            )
+        times = _future_times(data, horizon)
+        cov = _window_covariates(data, times, lookback, future_covariates)
+        n, f = data.num_nodes, data.num_features
+        x, m = data.values[-lookback:], data.mask[-lookback:]
+        edges: tuple[Any, Any, Any] = (None, None, None)
+        if data.temporal_edges is not None:
+            ei, ew = data.temporal_edges.at(data.num_steps - 1)
+            edges = (ei, ew, torch.tensor([0, ei.shape[1]]))
+        batch = Batch(
+            x=x[None],
+            y=torch.zeros(1, horizon, n, f),
+            x_mask=m[None],
+            y_mask=torch.zeros(1, horizon, n, f, dtype=torch.bool),
+            covariates=cov[None],
+            start=torch.tensor([data.num_steps - lookback]),
+            edge_index=edges[0],
+            edge_weight=edges[1],
+            edge_ptr=edges[2],
+        )
+        pred = self.predict(batch)[0].numpy()  # [H, N, F]
+        return pd.DataFrame(
+            {
+                "time": np.repeat(times, n * f),
+                "node": np.tile(np.repeat(np.asarray(data.graph.node_ids), f), horizon),
+                "feature": np.tile(np.asarray(data.feature_names), horizon * n),
+                "value": pred.reshape(-1).astype(np.float64),
+            }
+        )
+
+    # ------------------------------------------------------------------ files
+    def save(self, run_dir: str | Path) -> None:
+        """Write ``forecaster.json``, ``protocol.json``, ``graph.json`` and ``model.pt``
+        (each atomically)."""
+        import json
+
+        d = Path(run_dir)
+        meta = {
+            "format": FORMAT,
+            "config": self.config.to_dict(),
+            "spec": dataclasses.asdict(self.spec),
+            "signature": self.signature,
+            "params": sum(p.numel() for p in self.model.parameters()),
+            "versions": {
+                "stgraph": stgraph.__version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        atomic_write_text(d / "forecaster.json", json.dumps(meta, indent=2) + "\n")
+        self.protocol.save(d / "protocol.json")
+        atomic_write_text(d / "graph.json", json.dumps(self.graph.to_dict()) + "\n")
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        with atomic_path(d / "model.pt") as tmp:
+            torch.save(state, tmp)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> Forecaster:
+        """Rebuild a saved forecaster (weights read with ``weights_only=True``), in eval mode.
+
+        Raises:
+            FileNotFoundError / ValueError: a missing or damaged file, named.
+        """
+        d = Path(run_dir)
+        meta = read_json(d / "forecaster.json")
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{d / 'forecaster.json'}: unknown format {meta.get('format')!r}")
+        config = RunConfig.from_dict(meta["config"], source=str(d / "forecaster.json"))
+        try:
+            protocol = Protocol.from_dict(read_json(d / "protocol.json"))
+            graph = SensorGraph.from_dict(read_json(d / "graph.json"))
+            spec = ModelSpec(**meta["spec"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{d}: damaged run files ({e})") from None
+        model = build_model(config.model, spec, **config.hparams)
+        try:
+            model.load_state_dict(load_checkpoint(d / "model.pt"))
+        except RuntimeError as e:
+            raise ValueError(
+                f"{d / 'model.pt'}: does not fit model {config.model!r} ({e})"
+            ) from None
+        model.eval()
+        return cls(model, protocol, graph, config, meta["signature"], spec, device)
+
+
+def _future_times(data: SpatioTemporalData, horizon: int) -> pd.DatetimeIndex:
+    try:
+        from stgraph.data.calendar import future_timestamps  # type: ignore[attr-defined]
+
+        return future_timestamps(data.timestamps[-1], data.freq, horizon)
+    except ImportError:
+        return pd.date_range(data.timestamps[-1], periods=horizon + 1, freq=data.freq)[1:]
+
+
+def _window_covariates(
+    data: SpatioTemporalData,
+    times: pd.DatetimeIndex,
+    lookback: int,
+    future: Tensor | np.ndarray | None,
+) -> Tensor:
+    """Covariates of the last ``L`` steps and the ``H`` future steps (calendar channels from
+    the future timestamps, user channels from ``future``).
+
+    Shapes:
+        output: [L + H, 1 or N, C]
+    """
+    past = data.covariates[-lookback:]  # type: ignore[index]
+    cal = torch.from_numpy(calendar_features(times)).expand(-1, past.shape[1], -1)
+    extra = past.shape[-1] - cal.shape[-1]
+    if extra == 0:
+        return torch.cat([past, cal], 0)
+    if future is None:
+        names = list(data.covariate_names[cal.shape[-1] :])
+        raise ValueError(
+            f"the model uses covariates {names}; pass their next {len(times)} values as "
+            "future_covariates"
+        )
+    fut = torch.as_tensor(future, dtype=torch.float32)
+    if fut.dim() != 3 or fut.shape[0] != len(times) or fut.shape[2] != extra:
+        raise ValueError(
+            f"future_covariates must be [{len(times)}, 1 or N, {extra}], got {tuple(fut.shape)}"
+        )
+    fut = fut.expand(-1, past.shape[1], -1)
+    return torch.cat([past, torch.cat([cal, fut], -1)], 0)
