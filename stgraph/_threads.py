@@ -6,12 +6,16 @@ Two measured facts drive the defaults (see ``tools/bench/threads.py``):
   holds a core; stgraph sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set) before torch is
   imported, so idle threads sleep instead of spinning.
 - ``default_threads()`` uses the cores that are free now: the cores this process may run on
-  minus the 1-minute load average of other work, at least 1.
+  minus the other runnable processes (the median of a few reads of ``procs_running`` in
+  ``/proc/stat``, which, unlike the 1-minute load average, sees a load that started a second
+  ago and forgets one that ended), at least 1.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 
 def set_wait_policy() -> None:
@@ -32,14 +36,30 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def busy_cores(samples: int = 5, interval: float = 0.01) -> int:
+    """Other processes running now: the median of ``samples`` reads of ``procs_running``
+    (Linux ``/proc/stat``) minus this process; the rounded 1-minute load average elsewhere."""
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                line = next((ln for ln in f if ln.startswith("procs_running")), "")
+            counts.append(int(line.split()[1]) - 1)
+        except (OSError, IndexError, ValueError):
+            break
+        if i + 1 < samples:
+            time.sleep(interval)
+    if counts:
+        return max(0, int(statistics.median(counts)))
+    try:  # pragma: no cover - not Linux
+        return int(os.getloadavg()[0] + 0.5)
+    except OSError:  # pragma: no cover
+        return 0
+
+
 def default_threads() -> int:
-    """Free cores now: available cores minus the rounded 1-minute load average, >= 1."""
-    cores = available_cores()
-    try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except OSError:  # pragma: no cover - no load average
-        busy = 0
-    return max(1, cores - busy)
+    """Free cores now: :func:`available_cores` minus :func:`busy_cores`, at least 1."""
+    return max(1, available_cores() - busy_cores())
 
 
 def configure_threads(threads: int | None = None) -> int:
