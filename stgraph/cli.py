@@ -25,6 +25,8 @@ _FLAGS = {
     "lookback": ("protocol", "lookback"),
     "horizon": ("protocol", "horizon"),
     "scaler": ("protocol", "scaler"),
+    "seasonal_periods": ("protocol", "seasonal_periods"),
+    "slots": ("protocol", "slots"),
     "epochs": ("train", "epochs"),
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
@@ -82,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int)
     t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
     t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")
+    t.add_argument(
+        "--seasonal-periods",
+        type=int,
+        nargs="+",
+        metavar="STEPS",
+        help="seasonal periods in steps (default: from the data's frequency, e.g. 288 2016)",
+    )
+    t.add_argument(
+        "--slots",
+        help="historical-average slots: time_of_week, time_of_day, day_of_week, day_of_year, "
+        "week_of_year, month_of_year or none (default: from the data's frequency)",
+    )
     t.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="model hyper-parameters"
     )

@@ -4,7 +4,7 @@ from stgraph.data.frames import from_long_dataframe, from_wide_dataframe, to_reg
 from stgraph.data.io import loaders  # noqa: F401  (registration)
 from stgraph.data.io.download import download_dataset, download_file
 from stgraph.data.io.registry import get_dataset, list_datasets, load_dataset, register_dataset
-from stgraph.data.protocol import Protocol
+from stgraph.data.protocol import OutlierWarning, Protocol
 from stgraph.data.scalers import make_scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts
@@ -13,6 +13,7 @@ from stgraph.data.windows import Batch, WindowDataset
 
 __all__ = [
     "Batch",
+    "OutlierWarning",
     "Protocol",
     "SpatioTemporalData",
     "SplitBounds",

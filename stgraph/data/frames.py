@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from stgraph.data.calendar import grid_positions, infer_freq, parse_freq
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.stations import StationTable, station_table
 from stgraph.graph import SensorGraph, build
@@ -24,39 +25,34 @@ from stgraph.graph import SensorGraph, build
 log = logging.getLogger("stgraph.data")
 
 
-def infer_frequency(times: pd.DatetimeIndex) -> pd.Timedelta:
-    """Most common step between consecutive distinct timestamps.
+def infer_frequency(times: pd.DatetimeIndex) -> pd.DateOffset:
+    """Frequency of raw readings (gaps and sub-daily jitter allowed; see
+    :func:`stgraph.data.calendar.infer_freq` with ``regular=False``).
 
     Raises:
-        ValueError: fewer than two timestamps, or no step covers at least half of the gaps
-            (then the sampling is too irregular to guess: pass ``freq``).
+        ValueError: fewer than two timestamps, or sampling too irregular to guess (the
+            offending gap is named): pass ``freq``.
     """
-    u = times.unique().sort_values()
-    if len(u) < 2:
-        raise ValueError("need at least two distinct timestamps to infer the frequency; pass freq")
-    steps = pd.Series(np.diff(u.to_numpy()))
-    counts = steps.value_counts()
-    if counts.iloc[0] < 0.5 * len(steps):
-        raise ValueError(
-            f"timestamps are irregular (most common step {pd.Timedelta(counts.index[0])} "
-            f"covers {counts.iloc[0]} of {len(steps)} gaps); pass freq='1h' (or similar)"
-        )
-    return pd.Timedelta(counts.index[0])
+    return infer_freq(times, regular=False)
 
 
 def to_regular_grid(
-    times: pd.DatetimeIndex, rows: np.ndarray, freq: str | pd.Timedelta | None = None
+    times: pd.DatetimeIndex,
+    rows: np.ndarray,
+    freq: str | pd.Timedelta | pd.DateOffset | None = None,
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Place rows on a regular time grid; slots without a reading are NaN.
 
-    The grid starts at the first timestamp floored to ``freq``. Each row goes to the slot
-    holding its timestamp; several finite readings in one slot are averaged (NaN readings are
-    ignored).
+    The grid and each row's slot come from :func:`stgraph.data.calendar.grid_positions`
+    (fixed steps: the first timestamp floored to the step; calendar months, quarters,
+    years: the period holding each timestamp). Several finite readings in one slot are
+    averaged (NaN readings are ignored).
 
     Args:
         times: one timestamp per row (any order).
         rows: the readings (NaN = missing).
-        freq: grid step; ``None`` infers it (:func:`infer_frequency`).
+        freq: grid step (``"1h"``, ``"D"``, ``"W-MON"``, ``"MS"``...); ``None`` infers it
+            (:func:`infer_frequency`).
 
     Shapes:
         rows: [R, ...] -> (grid [T], out [T, ...] float64)
@@ -64,13 +60,8 @@ def to_regular_grid(
     times = pd.DatetimeIndex(times)
     if times.hasnans:
         raise ValueError("timestamps contain NaT")
-    step = infer_frequency(times) if freq is None else pd.Timedelta(freq)
-    if step <= pd.Timedelta(0):
-        raise ValueError(f"frequency must be positive, got {step}")
-    start = times.min().floor(step)
-    slot = ((times - start) // step).to_numpy(dtype=np.int64)
-    t = int(slot.max()) + 1
-    grid = pd.date_range(start, periods=t, freq=step)
+    grid, slot = grid_positions(times, infer_frequency(times) if freq is None else freq)
+    t = len(grid)
     flat = np.asarray(rows, dtype=np.float64).reshape(len(times), -1)
     out = np.full((t, flat.shape[1]), np.nan)
     if len(np.unique(slot)) == len(slot):
@@ -168,6 +159,7 @@ def _assemble(
     covariates: np.ndarray | None,
     covariate_names: Sequence[str],
     name: str,
+    freq: pd.DateOffset,
 ) -> SpatioTemporalData:
     """Reorder to the graph's node order and build the dataset."""
     order = [stations.ids.index(i) for i in graph.node_ids]
@@ -184,6 +176,7 @@ def _assemble(
         tuple(covariate_names),
         name=name,
         units=tuple(units),
+        freq=freq,
     )
 
 
@@ -196,7 +189,7 @@ def from_long_dataframe(
     stations: Any = None,
     station_id: str | None = None,
     graph: str | SensorGraph | None = "knn",
-    freq: str | pd.Timedelta | None = None,
+    freq: str | pd.Timedelta | pd.DateOffset | None = None,
     covariates: Sequence[str] = (),
     covariate_fill: str = "error",
     units: Sequence[str] = (),
@@ -218,7 +211,10 @@ def from_long_dataframe(
         graph: a point builder of :func:`stgraph.graph.build` (``"knn"``, ``"gaussian"``,
             ``"radius"``, ``"delaunay"``) applied to the station coordinates, a ready
             ``SensorGraph``, or ``None`` (no edges).
-        freq: grid step (e.g. ``"1h"``); ``None`` infers the most common step.
+        freq: grid step (e.g. ``"1h"``, ``"D"``, ``"W-MON"``, ``"MS"`` for calendar months;
+            see :func:`stgraph.data.calendar.parse_freq`); ``None`` infers it
+            (:func:`infer_frequency`: calendar months, quarters, years and weeks included;
+            ambiguous timestamps are refused with the offending gap named).
         covariates: known-in-advance columns (e.g. a holiday flag) -> per-node covariates.
         covariate_fill: what to do where a covariate is unknown on the grid: ``"error"`` or
             ``"ffill"`` (carry the node's last known value forward; explicit opt-in).
@@ -284,7 +280,9 @@ def from_long_dataframe(
     num = _numeric(df, cols)
     num.index = key
     wide = num.unstack("node").reindex(columns=pd.MultiIndex.from_product([cols, table.ids]))
-    grid, arr = to_regular_grid(pd.DatetimeIndex(wide.index), wide.to_numpy(), freq)
+    stamps = pd.DatetimeIndex(wide.index)
+    off = infer_frequency(stamps) if freq is None else parse_freq(freq)
+    grid, arr = to_regular_grid(stamps, wide.to_numpy(), off)
     arr = arr.reshape(len(grid), len(cols), len(table.ids)).transpose(0, 2, 1)
     cov = None
     if covariates:
@@ -301,7 +299,9 @@ def from_long_dataframe(
                 "known on the whole grid — fill them yourself or pass covariate_fill='ffill'"
             )
     g = _graph_for(graph, table, name, graph_kw)
-    return _assemble(grid, arr[..., : len(values)], table, g, values, units, cov, covariates, name)
+    return _assemble(
+        grid, arr[..., : len(values)], table, g, values, units, cov, covariates, name, off
+    )
 
 
 def from_wide_dataframe(
@@ -311,7 +311,7 @@ def from_wide_dataframe(
     stations: Any = None,
     station_id: str | None = None,
     graph: str | SensorGraph | None = "knn",
-    freq: str | pd.Timedelta | None = None,
+    freq: str | pd.Timedelta | pd.DateOffset | None = None,
     feature: str = "value",
     unit: str = "",
     name: str = "data",
@@ -352,8 +352,9 @@ def from_wide_dataframe(
     if unknown:
         raise ValueError(f"{name}: columns {unknown[:10]} are not in the station table")
     body = body.reindex(columns=list(table.ids))
-    grid, arr = to_regular_grid(times, body.to_numpy(), freq)
+    off = infer_frequency(times) if freq is None else parse_freq(freq)
+    grid, arr = to_regular_grid(times, body.to_numpy(), off)
     g = _graph_for(graph, table, name, graph_kw)
     return _assemble(
-        grid, arr[..., None], table, g, [feature], [unit] if unit else [], None, (), name
+        grid, arr[..., None], table, g, [feature], [unit] if unit else [], None, (), name, off
     )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from stgraph._atomic import atomic_write_text
+from stgraph.data.calendar import SLOT_SCHEMES, default_slots, seasonal_periods
 from stgraph.data.scalers import Scaler, make_scaler, scaler_from_state
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts
@@ -19,6 +24,38 @@ MISSING_RULE = (
     "in model inputs they are 0 after scaling (the training mean for z-score scalers); MAPE "
     "also skips targets with |y| < 1e-6"
 )
+#: a training value is an outlier when it lies more than this many spreads (width of the
+#: central 98% of its feature's values) from the feature's median, or beyond ``OUTLIER_ABS``
+#: in magnitude: fill values such as 1e30 (the real datasets stay within 60 spreads).
+OUTLIER_SPREADS = 1000.0
+OUTLIER_ABS = 1e15
+
+
+class OutlierWarning(UserWarning):
+    """Observed training values that look like fill values (see :func:`find_outliers`)."""
+
+
+def find_outliers(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Observed entries far from their feature's bulk: more than ``OUTLIER_SPREADS`` times
+    the spread from the feature's median (pooled over time and nodes), or with magnitude
+    above ``OUTLIER_ABS``. The spread is the width of the central 98% of the observed values
+    (of the central 99.8% when that is 0, e.g. rain that is mostly 0): robust to up to 1% of
+    fill values, and wide enough that heavy but real tails (storms, rush hours) pass.
+
+    Shapes:
+        values, mask: [T, N, F] -> output: [T, N, F] bool
+    """
+    out = mask & (values.abs() > OUTLIER_ABS)
+    for f in range(values.shape[-1]):
+        x = values[..., f][mask[..., f]].double().numpy()
+        if x.size == 0:
+            continue
+        lo, lo2, med, hi2, hi = np.quantile(x, [0.001, 0.01, 0.5, 0.99, 0.999])
+        spread = (hi2 - lo2) or (hi - lo)
+        if spread > 0:
+            far = (values[..., f].double() - med).abs() > OUTLIER_SPREADS * spread
+            out[..., f] |= mask[..., f] & far
+    return out
 
 
 @dataclass(frozen=True)
@@ -35,6 +72,12 @@ class Protocol:
         scaler: ``zscore``, ``zscore-node``, ``minmax``, ``max`` or ``none``.
         seed: random seed of the run.
         metrics: reported metrics.
+        seasonal_periods: seasonal periods in steps (seasonal-naive uses the shortest one
+            >= the horizon); ``None`` = those of the data's frequency
+            (:func:`stgraph.data.calendar.seasonal_periods`), resolved by :meth:`fit`.
+        slots: historical-average slot scheme (one of
+            :data:`stgraph.data.calendar.SLOT_SCHEMES`); ``None`` = the frequency's default
+            (:func:`stgraph.data.calendar.default_slots`), resolved by :meth:`fit`.
         bounds: resolved split boundaries (set by :meth:`fit`).
         scaler_state: fitted scaler statistics (set by :meth:`fit`).
     """
@@ -51,6 +94,27 @@ class Protocol:
     missing_rule: str = MISSING_RULE
     bounds: SplitBounds | None = None
     scaler_state: dict[str, Any] | None = field(default=None, repr=False)
+    seasonal_periods: tuple[int, ...] | None = None
+    slots: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.slots is not None and self.slots not in SLOT_SCHEMES:
+            raise ValueError(
+                f"protocol: unknown slots {self.slots!r}; choose from {list(SLOT_SCHEMES)}"
+            )
+        if self.seasonal_periods is not None:
+            periods = tuple(int(p) for p in self.seasonal_periods)
+            if any(p < 1 for p in periods):
+                raise ValueError(f"protocol: seasonal periods must be >= 1, got {periods}")
+            object.__setattr__(self, "seasonal_periods", tuple(sorted(periods)))
+
+    def calendar(self, data: SpatioTemporalData) -> tuple[tuple[int, ...], str]:
+        """``(seasonal_periods, slots)``: the protocol's, or those of ``data.freq``."""
+        periods = self.seasonal_periods
+        return (
+            seasonal_periods(data.freq) if periods is None else periods,
+            self.slots or default_slots(data.freq),
+        )
 
     def resolve_bounds(self, data: SpatioTemporalData) -> SplitBounds:
         """Split boundaries for ``data`` (from dates when given, else fractions)."""
@@ -59,11 +123,26 @@ class Protocol:
         return bounds_from_fractions(data.num_steps, self.split)
 
     def fit(self, data: SpatioTemporalData) -> Protocol:
-        """Resolve the split boundaries and fit the scaler on the training split's observed
-        values only (time steps ``[0, train_end)``). Returns a new, fitted protocol."""
+        """Resolve the split boundaries, the seasonal periods and slot scheme, and fit the
+        scaler on the training split's observed values only (time steps ``[0, train_end)``).
+        Returns a new, fitted protocol.
+
+        Warns:
+            OutlierWarning: observed training values look like fill values
+                (:func:`find_outliers`); the worst is named (node, feature, time, value).
+        """
         b = self.resolve_bounds(data)
-        scaler = make_scaler(self.scaler).fit(data.values[: b.train_end], data.mask[: b.train_end])
-        return dataclasses.replace(self, bounds=b, scaler_state=scaler.state_dict())
+        v, m = data.values[: b.train_end], data.mask[: b.train_end]
+        _warn_outliers(data, v, m)
+        scaler = make_scaler(self.scaler).fit(v, m)
+        periods, slots = self.calendar(data)
+        return dataclasses.replace(
+            self,
+            bounds=b,
+            scaler_state=scaler.state_dict(),
+            seasonal_periods=periods,
+            slots=slots,
+        )
 
     @property
     def is_fitted(self) -> bool:
@@ -110,8 +189,9 @@ class Protocol:
             kw["split"] = tuple(kw["split"])
         if kw.get("split_dates") is not None:
             kw["split_dates"] = tuple(kw["split_dates"])
-        if kw.get("metrics") is not None:
-            kw["metrics"] = tuple(kw["metrics"])
+        for key in ("metrics", "seasonal_periods"):
+            if kw.get(key) is not None:
+                kw[key] = tuple(kw[key])
         return cls(**kw)
 
     def save(self, path: str | Path) -> None:
@@ -122,3 +202,22 @@ class Protocol:
     def load(cls, path: str | Path) -> Protocol:
         """Read a protocol written by :meth:`save`."""
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _warn_outliers(data: SpatioTemporalData, values: torch.Tensor, mask: torch.Tensor) -> None:
+    """Warn (:class:`OutlierWarning`) naming the largest training outlier, if any."""
+    far = find_outliers(values, mask)
+    if not bool(far.any()):
+        return
+    idx = torch.nonzero(far)
+    worst = idx[values[far].abs().argmax()].tolist()
+    t, n, f = worst
+    warnings.warn(
+        f"{data.name}: {int(far.sum())} observed training value(s) look like fill values, "
+        f"e.g. node {data.graph.node_ids[n]!r}, feature {data.feature_names[f]!r} at "
+        f"{data.timestamps[t]}: {float(values[t, n, f]):.6g} (feature median "
+        f"{float(values[..., f][mask[..., f]].median()):.6g}); mask them "
+        "(mask=False) or they will dominate the scaler and the metrics",
+        OutlierWarning,
+        stacklevel=3,
+    )

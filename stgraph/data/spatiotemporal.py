@@ -11,7 +11,14 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from stgraph.data.calendar import CALENDAR_NAMES, calendar_features, steps_per_day
+from stgraph.data.calendar import (
+    CALENDAR_NAMES,
+    calendar_features,
+    check_regular,
+    infer_freq,
+    parse_freq,
+    steps_per_day,
+)
 from stgraph.data.temporal_edges import TemporalEdges
 from stgraph.graph import SensorGraph
 
@@ -25,6 +32,10 @@ def _as_tensor(a: Any, dtype: torch.dtype) -> Tensor:
 class SpatioTemporalData:
     """A regularly sampled multivariate series on a sensor graph.
 
+    Regular means one step of ``freq`` between consecutive timestamps: a fixed step
+    (``"5min"``, ``"D"``), a week (``"W-MON"``) or a calendar month, quarter or year
+    (``"MS"``, ``"QS"``, ``"YS"``; see :mod:`stgraph.data.calendar`).
+
     Missing values are encoded as ``values == 0`` with ``mask == False``; they are never
     filled silently. Calendar covariates (time of day, day of week) are derived from the
     timestamps unless ``covariates`` are given explicitly.
@@ -32,7 +43,7 @@ class SpatioTemporalData:
     Args:
         values: observations; non-finite entries are treated as missing.
         mask: ``True`` where observed; ``None`` = observed wherever ``values`` is finite.
-        timestamps: regular time index of length ``T`` (its step is the frequency).
+        timestamps: regular time index of length ``T``.
         graph: the sensor graph; its node order is the series' node order.
         feature_names: one name per feature.
         nodes: node table indexed by node id (e.g. coordinates, names); defaults to the
@@ -48,6 +59,10 @@ class SpatioTemporalData:
             (:class:`~stgraph.data.temporal_edges.TemporalEdges`); ``graph`` stays the static
             graph (node ids, coordinates) used by models that take one graph. Windows carry the
             edges of their last input step.
+        freq: the step: a pandas offset or a string (``"5min"``, ``"MS"``...; see
+            :func:`~stgraph.data.calendar.parse_freq`). ``None`` infers it from
+            ``timestamps`` (:func:`~stgraph.data.calendar.infer_freq`); after construction
+            it is always a pandas offset, and ``timestamps[-1] + freq`` is the next step.
 
     Shapes:
         values, mask: [T, N, F]
@@ -65,6 +80,7 @@ class SpatioTemporalData:
     name: str = "data"
     units: tuple[str, ...] = ()
     temporal_edges: TemporalEdges | None = None
+    freq: pd.DateOffset = None
 
     def __post_init__(self) -> None:
         v = _as_tensor(self.values, torch.float32)
@@ -81,14 +97,7 @@ class SpatioTemporalData:
         ts = pd.DatetimeIndex(self.timestamps)
         if len(ts) != t:
             raise ValueError(f"{self.name}: {len(ts)} timestamps for {t} time steps")
-        if t >= 2:
-            steps = np.diff(ts.asi8)
-            if not (steps == steps[0]).all() or steps[0] <= 0:
-                k = int(np.flatnonzero(steps != steps[0])[0]) if (steps != steps[0]).any() else 0
-                raise ValueError(
-                    f"{self.name}: timestamps are not regular and increasing (step {k}: {ts[k]} -> "
-                    f"{ts[k + 1]}); resample first (see stgraph.data.from_long_dataframe)"
-                )
+        off = self._resolve_freq(ts)
         if self.graph.num_nodes != n:
             raise ValueError(
                 f"{self.name}: graph has {self.graph.num_nodes} nodes, values have {n}"
@@ -120,8 +129,24 @@ class SpatioTemporalData:
             ("nodes", nodes),
             ("covariates", cov_t),
             ("covariate_names", cov_names),
+            ("freq", off),
         ):
             object.__setattr__(self, key, val)
+
+    def _resolve_freq(self, ts: pd.DatetimeIndex) -> pd.DateOffset:
+        """The given frequency checked against ``ts``, or the one inferred from ``ts``."""
+        try:
+            if self.freq is None:
+                if len(ts) < 2:
+                    raise ValueError("a single time step has no frequency; pass freq=")
+                return infer_freq(ts)
+            off = parse_freq(self.freq)
+            check_regular(ts, off)
+        except ValueError as e:
+            raise ValueError(
+                f"{self.name}: {e}; resample first (see stgraph.data.from_long_dataframe)"
+            ) from None
+        return off
 
     def _covariates(self, ts: pd.DatetimeIndex, n: int) -> tuple[Tensor, tuple[str, ...]]:
         """Calendar channels first (derived from ``ts`` when absent), then user covariates."""
@@ -161,13 +186,9 @@ class SpatioTemporalData:
         return int(self.values.shape[2])
 
     @property
-    def freq(self) -> pd.Timedelta:
-        """Sampling step."""
-        return (
-            pd.Timedelta(self.timestamps[1] - self.timestamps[0])
-            if self.num_steps > 1
-            else pd.Timedelta(0)
-        )
+    def freq_str(self) -> str:
+        """Canonical name of the step (``"5min"``, ``"h"``, ``"D"``, ``"W-MON"``, ``"MS"``)."""
+        return str(self.freq.freqstr)
 
     @property
     def steps_per_day(self) -> int:
@@ -182,7 +203,7 @@ class SpatioTemporalData:
     def __repr__(self) -> str:
         t, n, f = self.values.shape
         return (
-            f"SpatioTemporalData({self.name!r}, T={t}, N={n}, F={f}, freq={self.freq}, "
+            f"SpatioTemporalData({self.name!r}, T={t}, N={n}, F={f}, freq={self.freq_str}, "
             f"missing={self.missing_fraction:.2%}, graph={self.graph!r})"
         )
 
@@ -206,4 +227,5 @@ class SpatioTemporalData:
             self.name,
             units,
             self.temporal_edges,
+            self.freq,
         )

@@ -1,10 +1,16 @@
-"""Non-learned baselines, evaluated through the same windows and masked metrics as models."""
+"""Non-learned baselines, evaluated through the same windows and masked metrics as models.
+
+Baselines are fitted on a series and predict windows of that same series (``batch.start``
+indexes it); seasonal slots and periods come from the calendar (:mod:`stgraph.data.calendar`)
+as resolved by the protocol.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from stgraph.data.calendar import COARSER, slot_index
 from stgraph.data.protocol import Protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
@@ -22,8 +28,24 @@ def _last_observed(x: Tensor, mask: Tensor, fallback: Tensor) -> Tensor:
     return torch.where(mask.any(1), last, fallback.to(x))
 
 
+def _slot_means(slots: Tensor, size: int, values: Tensor, mask: Tensor, fallback: Tensor) -> Tensor:
+    """Masked mean of ``values`` per slot; ``fallback`` for slots never observed.
+
+    Shapes:
+        slots: [T] in ``[0, size)``; values, mask: [T, N, F]; fallback: [size or 1, N, F]
+        output: [size, N, F] float64
+    """
+    v, m = values.double(), mask.double()
+    total = torch.zeros(size, *v.shape[1:], dtype=torch.float64).index_add_(0, slots, v * m)
+    count = torch.zeros(size, *v.shape[1:], dtype=torch.float64).index_add_(0, slots, m)
+    return torch.where(count > 0, total / count.clamp_min(1), fallback.double())
+
+
 class Baseline:
     """Interface: ``fit(data, protocol)`` on the training split, then ``predict(batch)``.
+
+    ``node_mean`` is each node's training mean per feature; a node never observed in
+    training gets its feature's mean over all nodes.
 
     Shapes:
         predict: batch -> [B, H, N, F] in original units
@@ -37,10 +59,28 @@ class Baseline:
         end = protocol.bounds.train_end
         v, m = data.values[:end].double(), data.mask[:end]
         cnt = m.sum(0)
+        feature_mean = (v * m).sum((0, 1)) / m.sum((0, 1)).clamp_min(1)  # [F]
         self.node_mean = torch.where(
-            cnt > 0, (v * m).sum(0) / cnt.clamp_min(1), (v * m).sum() / m.sum().clamp_min(1)
+            cnt > 0, (v * m).sum(0) / cnt.clamp_min(1), feature_mean
         ).float()  # [N, F]
+        self.num_steps = data.num_steps
         return self
+
+    def _targets(self, batch: Batch) -> Tensor:
+        """Series index of every target step of the batch.
+
+        Shapes:
+            output: [B, H] (int64, on the CPU)
+        """
+        lookback, horizon = batch.x.shape[1], batch.y.shape[1]
+        t = batch.start.cpu()[:, None] + lookback + torch.arange(horizon)
+        if len(t) and int(t.max()) >= self.num_steps:
+            raise ValueError(
+                f"{self.name}: window ends at step {int(t.max())} but the fitted series has "
+                f"{self.num_steps} steps; baselines predict windows of the series they were "
+                "fitted on"
+            )
+        return t
 
     def predict(self, batch: Batch) -> Tensor:
         raise NotImplementedError
@@ -58,10 +98,14 @@ class LastValue(Baseline):
 
 
 class HistoricalAverage(Baseline):
-    """Per-node mean of the training split in the same (time-of-day x day-of-week) slot.
+    """Seasonal climatology: per-node training-split mean of each seasonal slot.
 
-    Slots never seen in training fall back to the node's time-of-day mean, then to the
-    node's overall training mean.
+    The slot scheme is the protocol's ``slots`` (by default from the frequency: time of day
+    x weekday for sub-daily data, day of week for daily, week of year for weekly, month of
+    year for monthly and quarterly data; see :func:`stgraph.data.calendar.default_slots`).
+    Slots are computed from the timestamps by integer arithmetic. A slot never seen in
+    training falls back to the coarser scheme's mean (time of day for time of week, month
+    for day of year), then to the node's training mean.
     """
 
     name = "historical_average"
@@ -70,31 +114,23 @@ class HistoricalAverage(Baseline):
         super().fit(data, protocol)
         assert protocol.bounds is not None
         end = protocol.bounds.train_end
-        self.spd = data.steps_per_day
-        tod, dow = self._slots(data.covariates[:end, 0])  # type: ignore[index]
-        v, m = data.values[:end].double(), data.mask[:end].double()
-        n, f = v.shape[1:]
-
-        def table(idx: Tensor, size: int) -> tuple[Tensor, Tensor]:
-            s = torch.zeros(size, n, f, dtype=torch.float64).index_add_(0, idx, v * m)
-            c = torch.zeros(size, n, f, dtype=torch.float64).index_add_(0, idx, m)
-            return s, c
-
-        s_week, c_week = table(dow * self.spd + tod, 7 * self.spd)
-        s_day, c_day = table(tod, self.spd)
-        day = torch.where(c_day > 0, s_day / c_day.clamp_min(1), self.node_mean.double())
-        week = torch.where(c_week > 0, s_week / c_week.clamp_min(1), day.repeat(7, 1, 1))
-        self.table = week.float()  # [7 * spd, N, F]
+        self.scheme = protocol.calendar(data)[1]
+        v, m = data.values[:end], data.mask[:end]
+        slots, size = slot_index(data.timestamps, self.scheme, data.freq)
+        self.slots = torch.from_numpy(slots)  # [T]
+        fallback = self.node_mean.double()[None]
+        coarse = COARSER.get(self.scheme)
+        if coarse is not None:
+            coarse_slots, coarse_size = slot_index(data.timestamps, coarse, data.freq)
+            of_fine = torch.zeros(size, dtype=torch.int64)  # coarse slot of each fine slot
+            of_fine[self.slots] = torch.from_numpy(coarse_slots)
+            coarse_table = _slot_means(of_fine[self.slots[:end]], coarse_size, v, m, fallback)
+            fallback = coarse_table[of_fine]
+        self.table = _slot_means(self.slots[:end], size, v, m, fallback).float()  # [S, N, F]
         return self
 
-    def _slots(self, cov: Tensor) -> tuple[Tensor, Tensor]:
-        tod = (cov[..., 0] * self.spd).floor().long().clamp(0, self.spd - 1)
-        return tod, cov[..., 1].round().long().clamp(0, 6)
-
     def predict(self, batch: Batch) -> Tensor:
-        horizon = batch.y.shape[1]
-        tod, dow = self._slots(batch.covariates[:, -horizon:, 0])  # [B, H]
-        return self.table.to(batch.x.device)[dow * self.spd + tod]
+        return self.table[self.slots[self._targets(batch)]].to(batch.x.device)
 
 
 class SeasonalNaive(Baseline):
@@ -103,8 +139,11 @@ class SeasonalNaive(Baseline):
 
     Args:
         season: season length in steps; must be >= the horizon so the value is known when
-            the forecast is made. ``None`` = the shortest whole number of days covering the
-            horizon (one day for sub-daily data, e.g. 7 days for daily data and ``H = 7``).
+            the forecast is made. ``None`` = the natural period: the shortest of the
+            protocol's seasonal periods (by default the frequency's: a day for sub-daily
+            data, a week or a year for daily, a year for weekly, 12 for monthly) that is
+            >= the horizon; else the shortest multiple of the longest period that is; the
+            horizon itself when the frequency has no seasonal period (e.g. yearly data).
     """
 
     name = "seasonal_naive"
@@ -114,19 +153,26 @@ class SeasonalNaive(Baseline):
 
     def fit(self, data: SpatioTemporalData, protocol: Protocol) -> SeasonalNaive:
         super().fit(data, protocol)
-        spd = data.steps_per_day
-        self.period = self.season or spd * -(-protocol.horizon // spd)
-        if self.period < protocol.horizon:
-            raise ValueError(f"season {self.period} is shorter than the horizon {protocol.horizon}")
+        h = protocol.horizon
+        periods = protocol.calendar(data)[0]
+        if self.season is not None:
+            self.period = self.season
+        elif not periods:
+            self.period = h
+        else:
+            longer = [p for p in periods if p >= h]
+            self.period = min(longer) if longer else periods[-1] * -(-h // periods[-1])
+        if self.period < h:
+            raise ValueError(f"season {self.period} is shorter than the horizon {h}")
         self.values, self.mask = data.values, data.mask
         return self
 
     def predict(self, batch: Batch) -> Tensor:
-        lookback, horizon = batch.x.shape[1], batch.y.shape[1]
-        t = batch.start[:, None] + lookback + torch.arange(horizon) - self.period  # [B, H]
+        t = self._targets(batch) - self.period  # [B, H]
         ok = (t >= 0)[..., None, None]
         t = t.clamp_min(0)
-        past, seen = self.values[t].to(batch.x), self.mask[t].to(batch.x.device) & ok
+        past, seen = self.values[t].to(batch.x), self.mask[t].to(batch.x.device)
+        seen = seen & ok.to(batch.x.device)
         last = _last_observed(batch.x, batch.x_mask, self.node_mean).unsqueeze(1)
         return torch.where(seen, past, last)
 

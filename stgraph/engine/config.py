@@ -217,9 +217,7 @@ class RunConfig:
         given = {k: v for k, v in (protocol or {}).items() if v is not None}
         _known("protocol", given, protocol_settings(), "protocol")
         kw.update(given)
-        for key in ("split", "split_dates"):
-            if kw.get(key) is not None:
-                kw[key] = tuple(kw[key])
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
         try:
             proto = Protocol(dataset=dataset, **kw)
         except TypeError as e:

@@ -24,7 +24,6 @@ from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.report import metrics_table
 from stgraph.engine.rundir import CONFIG, prepare_run_dir, read_json
-from stgraph.engine.trainer import Trainer
 
 log = logging.getLogger("stgraph.run")
 
@@ -149,11 +148,7 @@ def train_run(
     log.info("run directory: %s", run_dir)
     if not resume:
         config.save(run_dir / CONFIG)
-    trainer = Trainer(forecaster, data, config.train, run_dir)
-    if resume:
-        trainer.resume()
-    summary = trainer.fit()
-    trainer.load_best()
+    summary = forecaster.fit(data, config.train, run_dir, resume=resume)
     forecaster.save(run_dir)
     results = forecaster.evaluate(data, "test", config.train.batch_size)
     extra = {

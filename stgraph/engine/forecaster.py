@@ -3,10 +3,13 @@ graph source and its device, and is the only way the engine calls a model."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,18 +18,19 @@ from torch import Tensor, nn
 
 import stgraph
 from stgraph._atomic import atomic_path, atomic_write_text
-from stgraph.data.calendar import calendar_features
+from stgraph.data.calendar import calendar_features, future_timestamps
 from stgraph.data.protocol import Protocol
 from stgraph.data.scalers import Scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
-from stgraph.engine.config import ConfigError, RunConfig
+from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.evaluation import evaluate_methods
 from stgraph.engine.rundir import load_checkpoint, read_json
 from stgraph.graph import SensorGraph
 from stgraph.models import ModelSpec, build_model
 
 FORMAT = 1
+T = TypeVar("T")
 
 
 def model_spec(data: SpatioTemporalData, protocol: Protocol) -> ModelSpec:
@@ -158,6 +162,40 @@ class Forecaster:
         self._ei = self.graph.edge_index.to(self.device)
         self._ew = self.graph.edge_weight.to(self.device)
         return self
+
+    def fit(
+        self,
+        data: SpatioTemporalData,
+        train: TrainConfig | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> dict[str, Any]:
+        """Train the model on ``data``'s training windows with early stopping on its
+        validation windows, then keep the best epoch's weights.
+
+        Args:
+            data: the series the protocol was fitted on.
+            train: training settings (default: the config's).
+            run_dir: where checkpoints and ``train.log`` go (default: a temporary folder,
+                removed afterwards).
+            resume: continue from ``run_dir/last.pt``.
+
+        Returns:
+            The trainer's summary (best validation MAE, epochs, seconds).
+        """
+        from stgraph.engine.trainer import Trainer
+
+        self.check_data(data)
+        train = train or self.config.train
+        with contextlib.ExitStack() as stack:
+            folder = run_dir or stack.enter_context(tempfile.TemporaryDirectory())
+            trainer = Trainer(self, data, train, folder)
+            if resume:
+                trainer.resume()
+            summary = trainer.fit()
+            trainer.load_best()
+        self.model.eval()
+        return summary
 
     # ------------------------------------------------------------------ calling the model
     def forward(self, batch: Batch) -> Tensor:
@@ -311,12 +349,12 @@ class Forecaster:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{d / 'forecaster.json'}: unknown format {meta.get('format')!r}")
         config = RunConfig.from_dict(meta["config"], source=str(d / "forecaster.json"))
+        protocol = _from_file(d / "protocol.json", Protocol.from_dict)
+        graph = _from_file(d / "graph.json", SensorGraph.from_dict)
         try:
-            protocol = Protocol.from_dict(read_json(d / "protocol.json"))
-            graph = SensorGraph.from_dict(read_json(d / "graph.json"))
             spec = ModelSpec(**meta["spec"])
         except (KeyError, TypeError) as e:
-            raise ValueError(f"{d}: damaged run files ({e})") from None
+            raise ValueError(f"{d / 'forecaster.json'}: damaged ({e})") from None
         model = build_model(config.model, spec, **config.hparams)
         try:
             model.load_state_dict(load_checkpoint(d / "model.pt"))
@@ -328,13 +366,17 @@ class Forecaster:
         return cls(model, protocol, graph, config, meta["signature"], spec, device)
 
 
-def _future_times(data: SpatioTemporalData, horizon: int) -> pd.DatetimeIndex:
+def _from_file(path: Path, parse: Callable[[dict[str, Any]], T]) -> T:
+    """``parse(json of path)`` with any error naming the file."""
     try:
-        from stgraph.data.calendar import future_timestamps  # type: ignore[attr-defined]
+        return parse(read_json(path))
+    except (KeyError, TypeError, ValueError) as e:
+        msg = str(e) if str(path) in str(e) else f"{path}: damaged ({e})"
+        raise ValueError(msg) from None
 
-        return future_timestamps(data.timestamps[-1], data.freq, horizon)
-    except ImportError:
-        return pd.date_range(data.timestamps[-1], periods=horizon + 1, freq=data.freq)[1:]
+
+def _future_times(data: SpatioTemporalData, horizon: int) -> pd.DatetimeIndex:
+    return future_timestamps(data.timestamps[-1], data.freq, horizon)
 
 
 def _window_covariates(

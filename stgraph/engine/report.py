@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+from stgraph.data.calendar import horizon_label
+from stgraph.engine.evaluation import MAPE_NOTE
 
 METRICS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"))
 
@@ -12,18 +13,6 @@ METRICS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"))
 def pick_horizons(horizon: int) -> list[int]:
     """A few representative steps: 1/4, 1/2 and all of the horizon (e.g. 3, 6, 12)."""
     return sorted({max(1, horizon // 4), max(1, horizon // 2), horizon})
-
-
-def _label(step: int, step_minutes: float | None) -> str:
-    """Column label of a horizon step: minutes, hours or days when the step is regular
-    enough to say so, else ``@step``."""
-    if not step_minutes:
-        return f"@{step}"
-    minutes = step * step_minutes
-    for unit, size in (("d", 1440.0), ("h", 60.0)):
-        if minutes >= 2 * size and minutes % size == 0:
-            return f"{minutes / size:g}{unit}"
-    return f"{minutes:g}m" if minutes < 2880 else f"@{step}"
 
 
 def _align(row: list[str], widths: list[int]) -> str:
@@ -34,41 +23,38 @@ def _align(row: list[str], widths: list[int]) -> str:
     return "  ".join(cells).rstrip()
 
 
-def _step_minutes(freq: Any) -> float | None:
-    """Minutes per step of a fixed frequency; ``None`` for calendar steps (months...)."""
-    if freq is None or isinstance(freq, int | float):
-        return freq
-    try:
-        return pd.Timedelta(freq).total_seconds() / 60
-    except (ValueError, TypeError):
-        return None
-
-
 def metrics_table(results: dict[str, dict[str, Any]], horizon: int, freq: Any = None) -> str:
     """Table of MAE / RMSE / MAPE at representative horizon steps and overall, one row per
-    method.
+    method. The MAPE columns are left out, with a note, when no method has a MAPE (signed
+    or standardised data, see :func:`stgraph.engine.evaluation.mape_is_meaningful`).
 
     Args:
         results: ``{method: {"overall": {...}, "horizons": {"1": {...}}}}``.
         horizon: number of forecast steps.
-        freq: the series' step (a pandas offset / Timedelta, or minutes), to label columns.
+        freq: the series' step (a pandas offset or string such as ``"5min"`` / ``"MS"``),
+            to label columns (``"15m"``, ``"1h"``, ``"1d"``, ``"3mo"``); ``None`` = ``@step``.
     """
-    step_minutes = _step_minutes(freq)
     steps = pick_horizons(horizon)
     keys = [str(s) for s in steps] + ["all"]
-    labels = [_label(s, step_minutes) for s in steps] + ["all"]
+    labels = [horizon_label(freq, s) for s in steps] + ["all"]
+    shown = [
+        (metric, title)
+        for metric, title in METRICS
+        if metric != "mape" or any(r["overall"].get("mape") is not None for r in results.values())
+    ]
     top, sub = ["method"], [""]
     rows = []
-    for _, title in METRICS:
+    for _, title in shown:
         top += [title] + [""] * (len(keys) - 1)
         sub += labels
     for name, res in results.items():
         row = [name]
-        for metric, _ in METRICS:
+        for metric, _ in shown:
             for k in keys:
                 v = (res["overall"] if k == "all" else res["horizons"][k])[metric]
                 row.append("n/a" if v is None else f"{v:.2f}" if metric == "mape" else f"{v:.3f}")
         rows.append(row)
     widths = [max(len(r[i]) for r in (top, sub, *rows)) for i in range(len(top))]
     lines = [_align(top, widths), _align(sub, widths), "-" * len(_align(sub, widths))]
-    return "\n".join(lines + [_align(r, widths) for r in rows])
+    note = [] if len(shown) == len(METRICS) else ["", MAPE_NOTE]
+    return "\n".join(lines + [_align(r, widths) for r in rows] + note)

@@ -271,3 +271,29 @@ def test_fuzz_long_frames_fail_with_value_errors_only(cols, drop, freq):
         assert str(e)
     else:
         assert d.num_nodes >= 1 and bool(torch.isfinite(d.values).all())
+
+
+def monthly_frame(stamps: pd.DatetimeIndex) -> pd.DataFrame:
+    return pd.DataFrame({"time": stamps, "station": "a", "v": np.arange(len(stamps), dtype=float)})
+
+
+@pytest.mark.parametrize("freq", ["MS", "1MS", None])
+def test_calendar_months_keep_one_step_per_month(freq):
+    # 72 month starts: "1MS" is one month (not one millisecond); inference never merges the
+    # 28-31-day gaps into 31-day steps
+    months = pd.date_range("2018-01-01", periods=72, freq="MS")
+    d = from_long_dataframe(monthly_frame(months), time="time", node="station", values=["v"],
+                            graph=None, freq=freq)  # fmt: skip
+    assert d.num_steps == 72 and d.freq_str == "MS" and d.timestamps.equals(months)
+    assert d.values[:, 0, 0].tolist() == list(range(72)) and bool(d.mask.all())
+    assert d.timestamps[-1] + d.freq == pd.Timestamp("2024-01-01")
+
+
+def test_monthly_readings_mid_month_go_to_their_month_or_are_refused():
+    mid = pd.date_range("2018-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    wide = monthly_frame(mid).pivot(index="time", columns="station", values="v")
+    with pytest.raises(ValueError, match=r"2018-02-15 00:00:00 -> 2018-03-15.*freq='MS'"):
+        from_wide_dataframe(wide, graph=None)
+    d = from_wide_dataframe(wide, graph=None, freq="MS")
+    assert d.num_steps == 24 and d.timestamps[1] == pd.Timestamp("2018-02-01")
+    assert d.values[:, 0, 0].tolist() == list(range(24))

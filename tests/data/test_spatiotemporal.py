@@ -53,3 +53,25 @@ def test_user_covariates_follow_calendar_channels():
     )
     assert d.covariate_names == ("time_of_day", "day_of_week", "temp")
     assert d.covariates.shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize(("freq", "name"), [("MS", "MS"), ("QS", "QS-JAN"), ("YS", "YS-JAN"),
+                                            ("W-SUN", "W-SUN"), ("ME", "ME")])  # fmt: skip
+def test_calendar_months_quarters_years_and_weeks_are_regular_series(freq, name):
+    ts = pd.date_range("2020-01-01", periods=4, freq=freq)
+    d = SpatioTemporalData(np.zeros((4, 2, 1)), None, ts, G)
+    assert d.freq_str == name and d.steps_per_day == 1
+    assert d.timestamps[-1] + d.freq == pd.date_range(ts[0], periods=5, freq=freq)[-1]
+    assert tuple(d.covariates.shape) == (4, 1, 2)  # the calendar covariates keep their shape
+
+
+def test_given_frequency_is_checked_and_named_gaps_are_refused():
+    months = pd.DatetimeIndex(["2020-01-01", "2020-02-01", "2020-04-01", "2020-05-01"])
+    with pytest.raises(ValueError, match=r"2020-02-01 00:00:00 -> 2020-04-01"):
+        SpatioTemporalData(np.zeros((4, 2, 1)), None, months, G)
+    with pytest.raises(ValueError, match=r"step 1: 2020-02-01 00:00:00 -> 2020-04-01.*2020-03-01"):
+        SpatioTemporalData(np.zeros((4, 2, 1)), None, months, G, freq="MS")
+    one = SpatioTemporalData(np.zeros((1, 2, 1)), None, TS[:1], G, freq="30min")
+    assert one.freq_str == "30min" and one.select_features(["value"]).freq_str == "30min"
+    with pytest.raises(ValueError, match="single time step has no frequency"):
+        SpatioTemporalData(np.zeros((1, 2, 1)), None, TS[:1], G)

@@ -4,6 +4,7 @@ end of the data with real timestamps and node ids."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import torch
 import stgraph
 from stgraph.cli import main
 from stgraph.data import SpatioTemporalData, TemporalEdges
-from stgraph.engine import TrainConfig, load_run, train_run
+from stgraph.engine import Forecaster, RunConfig, TrainConfig, load_run, train_run
 
 BUDGET = TrainConfig(epochs=1, batch_size=32, max_batches=2, progress=False)
 
@@ -155,3 +156,16 @@ def test_forecast_cli_reads_recent_observations(stcn_run, tiny_traffic, tmp_path
     assert main(["forecast", str(stcn_run), "--input", str(tmp_path / "bad.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "S000" in err and "bad.csv" in err
+
+
+def test_forecaster_fits_without_a_run_directory(tiny_traffic):
+    cfg = RunConfig.create(
+        "tiny", "stcn", hparams={"dim": 8}, protocol={"horizon": 3}, train=BUDGET
+    )
+    fc = Forecaster.build(cfg, tiny_traffic)
+    before = {k: v.clone() for k, v in fc.model.state_dict().items()}
+    summary = fc.fit(tiny_traffic)
+    assert summary["epochs"] == 1 and math.isfinite(summary["best_val_mae"])
+    assert not fc.model.training
+    assert any(not torch.equal(before[k], v) for k, v in fc.model.state_dict().items())
+    assert len(fc.forecast(tiny_traffic)) == 3 * tiny_traffic.num_nodes

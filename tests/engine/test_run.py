@@ -109,6 +109,7 @@ def test_mape_is_not_reported_for_signed_data(tiny_traffic, tmp_path):
     assert run.metrics["overall"]["mape"] is None
     assert all(b["overall"]["mape"] is None for b in run.metrics["baselines"].values())
     assert run.metrics["overall"]["mae"] is not None
+    assert "MAPE" not in run.table.splitlines()[0] and "MAPE not reported" in run.table
 
 
 def test_rmse_loss_gives_zero_gradient_when_nothing_is_observed():

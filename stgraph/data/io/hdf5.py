@@ -2,13 +2,17 @@
 
 DCRNN ships METR-LA as ``metr-la.h5`` (key ``df``) and PEMS-BAY as ``pems-bay.h5`` (key
 ``speed``), written by ``DataFrame.to_hdf``: a group holding ``axis0`` (column labels),
-``axis1`` (the index; int64 nanoseconds since the epoch for a DatetimeIndex) and one
+``axis1`` (the index: int64 counts since the epoch in the unit its ``kind`` attribute names,
+``datetime64`` = nanoseconds as in older pandas, ``datetime64[us]`` = microseconds as pandas 3
+writes them; a tz-aware index is stored as UTC counts and read as naive UTC) and one
 ``block{i}_items`` / ``block{i}_values`` pair per dtype block. PyTables is not needed.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +21,25 @@ import pandas as pd
 def _labels(raw: np.ndarray) -> list[str]:
     """Column labels as strings (bytes decoded, integers formatted)."""
     return [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in raw.tolist()]
+
+
+def _attr(node: Any, name: str, default: str) -> str:
+    """A string attribute (bytes decoded)."""
+    raw = node.attrs.get(name, default)
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def datetime_index(raw: np.ndarray, kind: str, where: str) -> pd.DatetimeIndex:
+    """Epoch counts -> timestamps, in the unit of ``kind`` (``datetime64`` = ns,
+    ``datetime64[s|ms|us|ns]``).
+
+    Raises:
+        ValueError: ``kind`` is not a datetime kind or ``raw`` is not integer.
+    """
+    m = re.fullmatch(r"datetime64(?:\[(s|ms|us|ns)\])?", kind.strip())
+    if m is None or not np.issubdtype(raw.dtype, np.integer):
+        raise ValueError(f"{where} must be a datetime index, got kind {kind!r} ({raw.dtype})")
+    return pd.DatetimeIndex(raw.astype(np.int64).view(f"datetime64[{m.group(1) or 'ns'}]"))
 
 
 def read_pandas_hdf(path: str | Path, key: str | None = None) -> pd.DataFrame:
@@ -60,12 +83,9 @@ def read_pandas_hdf(path: str | Path, key: str | None = None) -> pd.DataFrame:
                 f"{sorted(g.keys())})"
             )
         columns = _labels(g["axis0"][()])
-        kind = g["axis1"].attrs.get("kind", b"datetime64")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        raw_index = g["axis1"][()]
-        if not kind.startswith("datetime64") or not np.issubdtype(raw_index.dtype, np.integer):
-            raise ValueError(f"{p}:/{key}/axis1 must be a datetime index, got kind {kind!r}")
-        index = pd.to_datetime(raw_index.astype(np.int64), unit="ns")
+        index = datetime_index(
+            g["axis1"][()], _attr(g["axis1"], "kind", "datetime64"), f"{p}:/{key}/axis1"
+        )
         out = np.full((len(index), len(columns)), np.nan)
         position = {c: i for i, c in enumerate(columns)}
         nblocks = sum(1 for k in g if k.startswith("block") and k.endswith("_values"))

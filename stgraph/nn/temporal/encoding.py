@@ -44,6 +44,10 @@ def calendar_fourier(covariates: Tensor) -> Tensor:
 class CalendarEmbedding(nn.Module):
     """Learned time-of-day and day-of-week embeddings, summed (as in STID / GMAN's STE).
 
+    The time-of-day slot is ``floor(fraction * steps_per_day + 0.01) mod steps_per_day``: the
+    step of the day holding the stamp despite float32 fractions (exact for every stamp
+    except those in the last 1% of their step, for steps of one second or more).
+
     Args:
         steps_per_day: number of time-of-day slots.
         dim: embedding size.
@@ -66,14 +70,13 @@ class CalendarEmbedding(nn.Module):
         nn.init.normal_(self.dow.weight, std=0.02)
 
     def forward(self, covariates: Tensor) -> Tensor:
-        slot = (
-            (covariates[..., 0] * self.steps_per_day)
-            .floor()
-            .long()
-            .clamp(0, self.steps_per_day - 1)
-        )
+        # The fraction is float32 (off by up to 6e-8 * steps_per_day slots, 5e-3 at 1-second
+        # steps): a stamp at the start of slot k can read as k - 1e-4, which floor() would
+        # drop into slot k - 1. A 1/100-slot tolerance keeps every stamp in its own slot.
+        scaled = covariates[..., 0].double() * self.steps_per_day
+        slot = (scaled + 0.01).floor().long()
         day = covariates[..., 1].round().long().clamp(0, 6)
-        return self.tod(slot) + self.dow(day)
+        return self.tod(slot.remainder(self.steps_per_day)) + self.dow(day)
 
     def extra_repr(self) -> str:
         return f"steps_per_day={self.steps_per_day}, dim={self.dim}"

@@ -21,7 +21,7 @@ def test_chickenpox(data_root):
         [-0.0010813572, -0.7111361, -3.2280851], abs=1e-6
     )
     assert d.graph.node_ids[:3] == ("BACS", "BARANYA", "BEKES") and d.graph.num_edges == 102
-    assert d.freq.days == 7 and str(d.timestamps[0]) == "2005-01-03 00:00:00"
+    assert d.freq_str == "W-MON" and str(d.timestamps[0]) == "2005-01-03 00:00:00"
     assert d.values.mean(0).abs().max() < 1e-5  # z-scored per county upstream
 
 
