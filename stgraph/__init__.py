@@ -6,8 +6,6 @@ Tensor layout everywhere: ``[batch, time, nodes, features]``; graphs as PyG-styl
 
 __version__ = "0.1.0"
 
-# First, before torch is imported: idle OpenMP threads sleep instead of spinning.
-from stgraph._threads import OMP_WAIT_POLICY  # noqa: F401
 from stgraph.data import Protocol, SpatioTemporalData, load_dataset
 from stgraph.engine import (
     Forecaster,

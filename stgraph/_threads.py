@@ -1,14 +1,14 @@
 """CPU thread settings that do not oversubscribe a shared machine.
 
-Two measured facts drive the defaults (see ``tools/bench/threads.py``):
+``default_threads()`` uses the cores that are free now: the cores this process may run on minus
+the other runnable processes (the median of a few reads of ``procs_running`` in
+``/proc/stat``, which, unlike the 1-minute load average, sees a load that started a second ago
+and forgets one that ended), at least 1. With automatic threads the trainer asks again at every
+epoch, so a run that started on an idle machine steps back when another job starts.
 
-- OpenMP's default busy-wait makes a 2-thread step many times slower when another process
-  holds a core; stgraph sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set) before torch is
-  imported, so idle threads sleep instead of spinning.
-- ``default_threads()`` uses the cores that are free now: the cores this process may run on
-  minus the other runnable processes (the median of a few reads of ``procs_running`` in
-  ``/proc/stat``, which, unlike the 1-minute load average, sees a load that started a second
-  ago and forgets one that ended), at least 1.
+OpenMP's wait policy is left to the user (``OMP_WAIT_POLICY``): measured here
+(``tools/bench/threads.py``), forcing ``PASSIVE`` made idle 2-thread training about 1.5x slower,
+and the oversubscription that spinning threads suffer from is avoided by the thread count.
 """
 
 from __future__ import annotations
@@ -17,15 +17,7 @@ import os
 import statistics
 import time
 
-
-def set_wait_policy() -> None:
-    """``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy (effective only before
-    torch is imported)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-set_wait_policy()
-OMP_WAIT_POLICY = os.environ["OMP_WAIT_POLICY"]
+_auto = False
 
 
 def available_cores() -> int:
@@ -63,7 +55,8 @@ def default_threads() -> int:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads to ``threads`` (``None`` = :func:`default_threads`).
+    """Set torch's intra-op threads to ``threads`` (``None`` = :func:`default_threads`, asked
+    again by :func:`refresh_threads`).
 
     Returns:
         The number of threads set.
@@ -73,8 +66,16 @@ def configure_threads(threads: int | None = None) -> int:
     """
     import torch
 
-    n = default_threads() if threads is None else int(threads)
-    if n < 1:
+    global _auto
+    if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    _auto = threads is None
+    n = default_threads() if threads is None else int(threads)
     torch.set_num_threads(n)
     return n
+
+
+def refresh_threads() -> int | None:
+    """With automatic threads (``configure_threads(None)``), set them to the cores free now;
+    otherwise leave them. Returns the number set, or ``None``."""
+    return configure_threads(None) if _auto else None

@@ -1,8 +1,7 @@
-"""Thread defaults: never more threads than free cores, and idle OpenMP threads sleep."""
+"""Thread defaults: never more threads than free cores, re-read every epoch."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,16 +11,6 @@ import torch
 
 import stgraph  # noqa: F401  (sets the wait policy)
 from stgraph import _threads
-
-
-def test_wait_policy_is_passive_unless_the_user_chose_one():
-    code = "import os, stgraph; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "ACTIVE"
 
 
 def test_default_threads_leave_busy_cores_alone(monkeypatch):
@@ -42,11 +31,17 @@ def test_a_running_process_counts_as_busy():
         hog.wait()
 
 
-def test_configure_threads_sets_torch_and_refuses_zero():
+def test_configure_threads_sets_torch_and_refuses_zero(monkeypatch):
     before = torch.get_num_threads()
     try:
         assert _threads.configure_threads(1) == 1 and torch.get_num_threads() == 1
+        assert _threads.refresh_threads() is None  # pinned: left alone
         with pytest.raises(ValueError, match="threads must be >= 1"):
             _threads.configure_threads(0)
+        monkeypatch.setattr(_threads, "available_cores", lambda: 2)
+        monkeypatch.setattr(_threads, "busy_cores", lambda: 0)
+        assert _threads.configure_threads(None) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setattr(_threads, "busy_cores", lambda: 1)  # a job started meanwhile
+        assert _threads.refresh_threads() == 1 and torch.get_num_threads() == 1
     finally:
-        torch.set_num_threads(before)
+        _threads.configure_threads(before)

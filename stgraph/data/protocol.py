@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from stgraph._atomic import atomic_write_text
@@ -29,6 +30,8 @@ MISSING_RULE = (
 #: in magnitude: fill values such as 1e30 (the real datasets stay within 60 spreads).
 OUTLIER_SPREADS = 1000.0
 OUTLIER_ABS = 1e15
+#: daily data gets day-of-year slots when its training split covers this many years.
+YEARS_FOR_DAY_OF_YEAR = 2
 
 
 class OutlierWarning(UserWarning):
@@ -108,13 +111,21 @@ class Protocol:
                 raise ValueError(f"protocol: seasonal periods must be >= 1, got {periods}")
             object.__setattr__(self, "seasonal_periods", tuple(sorted(periods)))
 
-    def calendar(self, data: SpatioTemporalData) -> tuple[tuple[int, ...], str]:
-        """``(seasonal_periods, slots)``: the protocol's, or those of ``data.freq``."""
+    def calendar(
+        self, data: SpatioTemporalData, bounds: SplitBounds | None = None
+    ) -> tuple[tuple[int, ...], str]:
+        """``(seasonal_periods, slots)``: the protocol's, or those of ``data.freq``. Daily
+        data whose training split covers at least :data:`YEARS_FOR_DAY_OF_YEAR` years gets
+        ``day_of_year`` slots (an annual climatology, as for weather) instead of
+        ``day_of_week``."""
         periods = self.seasonal_periods
-        return (
-            seasonal_periods(data.freq) if periods is None else periods,
-            self.slots or default_slots(data.freq),
-        )
+        slots = self.slots or default_slots(data.freq)
+        b = bounds or self.bounds
+        if self.slots is None and slots == "day_of_week" and b is not None and b.train_end > 0:
+            span = data.timestamps[b.train_end - 1] - data.timestamps[0]
+            if span >= pd.Timedelta(days=round(365.25 * YEARS_FOR_DAY_OF_YEAR)):
+                slots = "day_of_year"
+        return (seasonal_periods(data.freq) if periods is None else periods, slots)
 
     def resolve_bounds(self, data: SpatioTemporalData) -> SplitBounds:
         """Split boundaries for ``data`` (from dates when given, else fractions)."""
@@ -135,7 +146,7 @@ class Protocol:
         v, m = data.values[: b.train_end], data.mask[: b.train_end]
         _warn_outliers(data, v, m)
         scaler = make_scaler(self.scaler).fit(v, m)
-        periods, slots = self.calendar(data)
+        periods, slots = self.calendar(data, b)
         return dataclasses.replace(
             self,
             bounds=b,

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from stgraph._atomic import atomic_path, atomic_write_text
+from stgraph._threads import refresh_threads
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.config import TrainConfig, config_dict
 from stgraph.engine.evaluation import evaluate_forecaster
@@ -131,6 +132,7 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _train_epoch(self) -> float:
         cfg = self.config
+        refresh_threads()  # automatic threads follow the machine's load, epoch by epoch
         self.model.train()
         loss_fn = LOSSES[cfg.loss]
         for group in self.optimizer.param_groups:

@@ -110,3 +110,19 @@ def test_real_datasets_raise_no_outlier_alarm(data_root, name):
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutlierWarning)
         Protocol(name, split=(0.98, 0.01, 0.01)).fit(data)  # hourly rain up to 72.5 mm
+
+
+def test_daily_slots_are_day_of_year_once_training_covers_two_years():
+    from stgraph.data import SpatioTemporalData
+    from stgraph.graph import SensorGraph
+
+    def daily(days):
+        g = SensorGraph(["a", "b"], np.zeros((2, 0), dtype=int))
+        ts = pd.date_range("2020-01-01", periods=days, freq="D")
+        return SpatioTemporalData(torch.ones(days, 2, 1), None, ts, g)
+
+    assert Protocol("x", lookback=7, horizon=1).fit(daily(61)).slots == "day_of_week"
+    long = daily(4 * 365)  # training split: 70% = 2.8 years
+    assert Protocol("x", lookback=7, horizon=1).fit(long).slots == "day_of_year"
+    chosen = Protocol("x", lookback=7, horizon=1, slots="day_of_week").fit(long)
+    assert chosen.slots == "day_of_week"

@@ -85,6 +85,7 @@ def main() -> None:
                 data_dir=args.data_dir,
                 train=cfg,
                 hparams=SIZE.get(name, {}),
+                overwrite=True,  # the benchmark's own folders are replaced on a rerun
             )
             rows.append(run.metrics)
             print(f"{dataset} / {name}: test MAE {run.metrics['overall']['mae']:.3f}", flush=True)
