@@ -4,8 +4,7 @@ Tensor layout everywhere: ``[batch, time, nodes, features]``; graphs as PyG-styl
 ``(edge_index [2, E], edge_weight [E])``.
 """
 
-__version__ = "0.1.0"
-
+from stgraph._version import __version__
 from stgraph.data import Protocol, SpatioTemporalData, load_dataset
 from stgraph.engine import (
     Forecaster,

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import stgraph
+from stgraph._version import __version__
 
 # flag -> (section of config.json, key)
 _FLAGS = {
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stgraph", description="Graph-based spatio-temporal forecasting."
     )
-    p.add_argument("--version", action="version", version=f"stgraph {stgraph.__version__}")
+    p.add_argument("--version", action="version", version=f"stgraph {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train and evaluate a model; writes a run directory")

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-import stgraph
 from stgraph._atomic import atomic_path, atomic_write_text
+from stgraph._version import __version__
 from stgraph.data.calendar import calendar_features, future_timestamps
 from stgraph.data.protocol import Protocol
 from stgraph.data.scalers import Scaler
@@ -26,6 +26,7 @@ from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.evaluation import evaluate_methods
 from stgraph.engine.rundir import load_checkpoint, read_json
+from stgraph.engine.seed import seed_everything
 from stgraph.graph import SensorGraph
 from stgraph.models import ModelSpec, build_model
 
@@ -127,8 +128,6 @@ class Forecaster:
         Raises:
             ConfigError: a protocol setting or hyper-parameter does not work for ``data``.
         """
-        from stgraph.engine.trainer import seed_everything
-
         try:
             protocol = config.proto.fit(data)
             for split in ("train", "val", "test"):
@@ -325,7 +324,7 @@ class Forecaster:
             "signature": self.signature,
             "params": sum(p.numel() for p in self.model.parameters()),
             "versions": {
-                "stgraph": stgraph.__version__,
+                "stgraph": __version__,
                 "torch": torch.__version__,
                 "python": platform.python_version(),
             },

@@ -4,26 +4,45 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from stgraph._atomic import atomic_path, atomic_write_text
 from stgraph._threads import refresh_threads
+from stgraph.data.protocol import Protocol as DataProtocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
+from stgraph.data.windows import Batch
 from stgraph.engine.config import TrainConfig, config_dict
 from stgraph.engine.evaluation import evaluate_forecaster
-from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.metrics import LOSSES
 from stgraph.engine.rundir import load_checkpoint
+from stgraph.engine.seed import seed_everything
 
-__all__ = ["Trainer", "TrainingError", "config_dict", "seed_everything"]
+
+class Trainable(Protocol):
+    """What a :class:`Trainer` needs of the object it trains (a
+    :class:`~stgraph.engine.forecaster.Forecaster` is one): the model, its fitted protocol, a
+    training loss and an eval-mode prediction in original units."""
+
+    model: nn.Module
+    protocol: DataProtocol
+
+    def loss(self, batch: Batch, loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
+        """Training loss of one batch (model in train mode)."""
+        ...
+
+    def predict(self, batch: Batch) -> Tensor:
+        """Forecast ``[B, H, N, F]`` in original units (eval mode)."""
+        ...
+
+
+__all__ = ["Trainable", "Trainer", "TrainingError", "config_dict", "seed_everything"]
 
 log = logging.getLogger("stgraph.train")
 
@@ -31,13 +50,6 @@ log = logging.getLogger("stgraph.train")
 class TrainingError(RuntimeError):
     """Training cannot go on (a non-finite loss) or produced nothing to keep (no epoch with a
     finite validation MAE). The message says what happened and what to change."""
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds third-party code using the legacy API)
-    torch.manual_seed(seed)
 
 
 class Trainer:
@@ -61,7 +73,7 @@ class Trainer:
 
     def __init__(
         self,
-        forecaster: Forecaster,
+        forecaster: Trainable,
         data: SpatioTemporalData,
         config: TrainConfig,
         run_dir: str | Path,
