@@ -1,13 +1,13 @@
-"""Registered forecasting models (``forward(x, edge_index, edge_weight, covariates)``)."""
+"""Registered forecasting models (``forward(x, edge_index, edge_weight, covariates)``).
 
-from stgraph.models import (  # noqa: F401  (registration)
-    attention_cnn,
-    attention_rnn,
-    cnn_lstm,
-    dcrnn,
-    gcn_transformer,
-    stcn,
-)
+Every module of this package is imported here, so a model registers itself by living in a
+file of ``stgraph/models/`` with the :func:`register_model` decorator: adding a model is one
+new file.
+"""
+
+import importlib
+import pkgutil
+
 from stgraph.models.registry import (
     ModelSpec,
     build_model,
@@ -17,6 +17,10 @@ from stgraph.models.registry import (
     list_models,
     register_model,
 )
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("registry", "common"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "ModelSpec",
