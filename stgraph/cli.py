@@ -233,7 +233,8 @@ def _models() -> int:
 
     for m in list_models():
         hp = ", ".join(f"{k}={v!r}" for k, v in hyperparameters(m.name).items())
-        print(f"{m.name}\t{m.description} [--set {hp}]")
+        flags = "".join(f"; {f}" for f in m.capabilities.flags())
+        print(f"{m.name}\t{m.description}{flags} [--set {hp}]")
     return 0
 
 

@@ -28,7 +28,8 @@ from stgraph.engine.evaluation import evaluate_methods
 from stgraph.engine.rundir import load_checkpoint, read_json
 from stgraph.engine.seed import seed_everything
 from stgraph.graph import SensorGraph
-from stgraph.models import ModelSpec, build_model
+from stgraph.graph.builders.lattice import lattice_positions
+from stgraph.models import ModelSpec, build_model, check_pairing
 
 FORMAT = 1
 T = TypeVar("T")
@@ -143,6 +144,14 @@ class Forecaster:
             raise
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"protocol: {e.args[0] if e.args else e}") from None
+        try:
+            check_pairing(
+                config.model,
+                temporal_edges=data.temporal_edges is not None,
+                lattice=_is_lattice(data.graph),
+            )
+        except ValueError as e:
+            raise ConfigError(f"{data.name}: {e}") from None
         seed_everything(config.seed)
         try:
             model = build_model(config.model, model_spec(data, protocol), **config.hparams)
@@ -363,6 +372,15 @@ class Forecaster:
             ) from None
         model.eval()
         return cls(model, protocol, graph, config, meta["signature"], spec, device)
+
+
+def _is_lattice(graph: SensorGraph) -> bool:
+    """Whether the nodes are lattice cells (ids ``r<row>_c<col>``)."""
+    try:
+        lattice_positions(graph)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_file(path: Path, parse: Callable[[dict[str, Any]], T]) -> T:

@@ -9,9 +9,11 @@ import importlib
 import pkgutil
 
 from stgraph.models.registry import (
+    Capabilities,
     ModelSpec,
     build_model,
     check_hparams,
+    check_pairing,
     get_model,
     hyperparameters,
     list_models,
@@ -23,9 +25,11 @@ for _module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
+    "Capabilities",
     "ModelSpec",
     "build_model",
     "check_hparams",
+    "check_pairing",
     "get_model",
     "hyperparameters",
     "list_models",

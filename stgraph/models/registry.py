@@ -41,13 +41,76 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a model does with its inputs; declared as a class attribute ``capabilities``
+    (the defaults describe a model that convolves over the given weighted graph).
+
+    Args:
+        uses_graph: the output depends on the given edges (``False`` for models that learn
+            their own graph only, e.g. AGCRN).
+        uses_edge_weights: edge weights change the output (not only which edges exist).
+        time_varying_edges: accepts a different graph per window (series with temporal
+            edges); ``False`` for models that precompute operators of one static graph.
+        adaptive_graph: learns an adjacency from node embeddings (tied to the training nodes).
+        grid_only: needs nodes on a lattice (a grid CNN).
+        uses_covariates: reads the calendar / exogenous covariates.
+    """
+
+    uses_graph: bool = True
+    uses_edge_weights: bool = True
+    time_varying_edges: bool = True
+    adaptive_graph: bool = False
+    grid_only: bool = False
+    uses_covariates: bool = True
+
+    def flags(self) -> list[str]:
+        """Short labels of the notable capabilities, for listings."""
+        labels = {
+            "adaptive_graph": "learns its graph",
+            "grid_only": "grid only",
+        }
+        out = [text for key, text in labels.items() if getattr(self, key)]
+        if not self.uses_graph:
+            out.append("ignores the given graph")
+        if not self.time_varying_edges:
+            out.append("static graph only")
+        return out
+
+
+@dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its name, one-line description and builder."""
+    """A registered model: its name, one-line description, builder and capabilities."""
 
     name: str
     description: str
     build: Callable[..., nn.Module]
     cls: type[nn.Module]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The class's declared :class:`Capabilities` (defaults when it declares none)."""
+        caps = getattr(self.cls, "capabilities", Capabilities())
+        return caps if isinstance(caps, Capabilities) else Capabilities()
+
+
+def check_pairing(name: str, *, temporal_edges: bool, lattice: bool) -> None:
+    """Refuse data a model cannot use.
+
+    Args:
+        name: registered model name.
+        temporal_edges: the series has a different graph per time step.
+        lattice: the nodes are cells of a regular grid.
+
+    Raises:
+        ValueError: naming the model, the capability and what the data has.
+    """
+    caps = get_model(name).capabilities
+    if temporal_edges and not caps.time_varying_edges:
+        raise ValueError(
+            f"model {name!r} works on one static graph, but the data has time-varying edges"
+        )
+    if caps.grid_only and not lattice:
+        raise ValueError(f"model {name!r} needs nodes on a grid (a lattice graph)")
 
 
 _MODELS: Registry[ModelEntry] = Registry("model")

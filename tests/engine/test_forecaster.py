@@ -169,3 +169,19 @@ def test_forecaster_fits_without_a_run_directory(tiny_traffic):
     assert not fc.model.training
     assert any(not torch.equal(before[k], v) for k, v in fc.model.state_dict().items())
     assert len(fc.forecast(tiny_traffic)) == 3 * tiny_traffic.num_nodes
+
+
+def test_models_refuse_data_they_cannot_use(tiny_traffic, monkeypatch):
+    from stgraph.engine import ConfigError
+    from stgraph.models import Capabilities, get_model
+
+    stcn = get_model("stcn").cls
+    caps = Capabilities(time_varying_edges=False)
+    monkeypatch.setattr(stcn, "capabilities", caps, raising=False)
+    cfg = RunConfig.create("ring", "stcn", hparams={"dim": 8}, protocol={"horizon": 3})
+    with pytest.raises(ConfigError, match=r"'stcn' works on one static graph.*time-varying"):
+        Forecaster.build(cfg, _with_edges(tiny_traffic, 1))
+    Forecaster.build(cfg, tiny_traffic)  # a static graph is fine
+    monkeypatch.setattr(stcn, "capabilities", Capabilities(grid_only=True), raising=False)
+    with pytest.raises(ConfigError, match=r"needs nodes on a grid"):
+        Forecaster.build(cfg, tiny_traffic)
