@@ -1,9 +1,8 @@
 """Monthly tropical-Pacific SST anomalies on a lattice graph (STRbook ``SSTdata``).
 
 The ``[T, H, W]`` field becomes a lattice graph over the sea cells (land cells dropped) via
-:mod:`stgraph.graph.lattice`. Months are not equally long, and stgraph requires a regular time
-step: timestamps advance by the mean Gregorian month (30.436875 days) from mid-January 1970, so
-every stamp stays inside its calendar month (checked).
+:mod:`stgraph.graph.lattice`. The step is the calendar month: one timestamp per month start
+(``freq="MS"``), so seasonal periods and slots are those of monthly data (12, month of year).
 """
 
 from __future__ import annotations
@@ -18,22 +17,10 @@ from stgraph.data.io.readers import read_npz
 from stgraph.data.io.registry import register_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
 
-MEAN_MONTH = pd.Timedelta(days=365.2425 / 12)
 
-
-def mean_month_index(first_month: str, periods: int) -> pd.DatetimeIndex:
-    """Regular timestamps one mean Gregorian month apart, starting mid-``first_month``; stamp
-    ``k`` lies inside calendar month ``first_month + k``.
-
-    Raises:
-        ValueError: if a stamp would leave its month (cannot happen for realistic spans).
-    """
-    start = pd.Timestamp(first_month) + MEAN_MONTH / 2
-    ts = pd.date_range(start, periods=periods, freq=MEAN_MONTH)
-    want = pd.period_range(first_month, periods=periods, freq="M")
-    if not (ts.to_period("M") == want).all():
-        raise ValueError("mean-month timestamps drifted out of their calendar months")
-    return ts
+def month_starts(first_month: str, periods: int) -> pd.DatetimeIndex:
+    """``periods`` calendar month starts from ``first_month`` (e.g. ``"1970-01"``)."""
+    return pd.date_range(pd.Timestamp(first_month), periods=periods, freq="MS")
 
 
 def read_sst_npz(path: Path) -> dict[str, np.ndarray]:
@@ -73,7 +60,7 @@ def load_pacific_sst(data_dir: str | Path | None = None, neighbours: int = 4) ->
         name="pacific-sst",
     )
     values = np.asarray(grid_to_nodes(z["sst"].astype(np.float32), land))
-    ts = mean_month_index(card["start"], values.shape[0])
+    ts = month_starts(card["start"], values.shape[0])
     return build_dataset(
         card, values, graph, timestamps=ts, nodes=node_table(graph.node_ids, graph.coords)
     )

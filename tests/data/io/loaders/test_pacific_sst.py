@@ -7,16 +7,15 @@ import pandas as pd
 import pytest
 
 from stgraph.data import load_dataset
-from stgraph.data.io.loaders.pacific_sst import mean_month_index
+from stgraph.data.io.loaders.pacific_sst import month_starts
 
 pytestmark = pytest.mark.realdata
 
 
-def test_mean_month_timestamps_stay_in_their_months():
-    ts = mean_month_index("1970-01", 399)
+def test_timestamps_are_calendar_month_starts():
+    ts = month_starts("1970-01", 399)
     assert (ts.to_period("M") == pd.period_range("1970-01", periods=399, freq="M")).all()
-    assert len(set(np.diff(ts.to_numpy()).tolist())) == 1  # regular step
-    assert str(ts[-1].to_period("M")) == "2003-03"
+    assert (ts.day == 1).all() and str(ts[-1].to_period("M")) == "2003-03"
 
 
 def test_sst_grid_becomes_a_lattice_over_sea_cells(data_root):
@@ -26,7 +25,7 @@ def test_sst_grid_becomes_a_lattice_over_sea_cells(data_root):
     z = np.load(data_root / "pacific_sst/pacific_sst_monthly.npz")
     sea = ~z["land_mask"]
     assert tuple(d.values.shape) == (399, int(sea.sum()), 1) == (399, 2261, 1)
-    assert d.missing_fraction == 0.0
+    assert d.missing_fraction == 0.0 and d.freq_str == "MS"
     rows, cols = np.nonzero(sea)  # row-major order of the kept cells
     assert d.graph.node_ids[0] == f"r{rows[0]}_c{cols[0]}"
     assert float(d.values[0, 0, 0]) == pytest.approx(float(z["sst"][0, rows[0], cols[0]]))
