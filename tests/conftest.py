@@ -10,7 +10,19 @@ import torch
 
 from stgraph.data.io.synthetic import SyntheticTrafficConfig, generate_synthetic_traffic
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+THREADS = max(1, min(2, os.cpu_count() or 1))
+torch.set_num_threads(THREADS)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_threads():
+    """Every test starts and ends with the same pinned thread count (a CLI test that chose
+    automatic threads must not change the arithmetic of the tests after it)."""
+    yield
+    from stgraph import _threads
+
+    _threads._auto = False
+    torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(scope="session")
