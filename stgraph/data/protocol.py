@@ -172,7 +172,9 @@ class Protocol:
             raise RuntimeError("protocol is not fitted; call protocol.fit(data) first")
         if self.bounds.num_steps != data.num_steps:
             raise ValueError(
-                f"protocol was fitted on {self.bounds.num_steps} steps, data has {data.num_steps}"
+                f"protocol was fitted on {self.bounds.num_steps} steps, {data.name!r} has "
+                f"{data.num_steps}; its windows need the series it was fitted on (use "
+                "forecast for new data)"
             )
         starts = window_starts(self.bounds, split, self.lookback, self.horizon, self.stride)
         return WindowDataset(data, starts, self.lookback, self.horizon)

@@ -18,6 +18,7 @@ from typing import Any
 
 import tomllib
 
+from stgraph._atomic import atomic_write_text
 from stgraph.data.io.cards import card_protocol
 from stgraph.data.protocol import Protocol
 from stgraph.models import check_hparams, get_model
@@ -291,8 +292,6 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`to_dict` as JSON (atomically)."""
-        from stgraph._atomic import atomic_write_text
-
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
     def differences(self, other: RunConfig) -> list[str]:

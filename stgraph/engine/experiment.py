@@ -9,6 +9,7 @@ A run directory holds ``config.json`` (the :class:`~stgraph.engine.config.RunCon
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -139,9 +140,7 @@ def train_run(
                 f"{out}: resume with other settings than the run's: {'; '.join(diff)}"
             )
     if progress is not None and progress != config.train.progress:
-        config = config.replace(
-            train=config.train.__class__(**{**config.train.__dict__, "progress": progress})
-        )
+        config = config.replace(train=dataclasses.replace(config.train, progress=progress))
     data = load_data(config.dataset, data_dir, data)
     forecaster = Forecaster.build(config, data, device)
     run_dir = prepare_run_dir(out, config.dataset, config.model, resume=resume, overwrite=overwrite)
@@ -223,15 +222,6 @@ def evaluate_run(
     """
     forecaster, data = load_run(run_dir, data_dir, data, device)
     config = forecaster.config
-    if (
-        forecaster.protocol.bounds is not None
-        and forecaster.protocol.bounds.num_steps != data.num_steps
-    ):
-        raise ValueError(
-            f"{run_dir}: the run was fitted on {forecaster.protocol.bounds.num_steps} steps, "
-            f"{data.name!r} has {data.num_steps}; evaluate needs the same series (use "
-            "forecast for new data)"
-        )
     results = forecaster.evaluate(data, split, config.train.batch_size)
     metrics = _results_json(config, split, results, {})
     return RunResult(Path(run_dir), metrics, _table(config, results, data))
@@ -253,7 +243,8 @@ def forecast_run(
         data_dir: data root for a registered real dataset.
         device: where the model runs.
     """
-    forecaster = Forecaster.load(run_dir, device)
     if data is None:
-        _, data = load_run(run_dir, data_dir, None, device)
+        forecaster, data = load_run(run_dir, data_dir, None, device)
+    else:
+        forecaster = Forecaster.load(run_dir, device)
     return forecaster.forecast(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import platform
 import tempfile
 from collections.abc import Callable
@@ -66,7 +67,7 @@ def data_signature(data: SpatioTemporalData) -> dict[str, Any]:
         "nodes": list(data.graph.node_ids),
         "features": list(data.feature_names),
         "covariates": list(data.covariate_names),
-        "freq": str(getattr(data, "freq_str", data.freq)),
+        "freq": data.freq_str,
         "temporal_edges": data.temporal_edges is not None,
     }
 
@@ -323,8 +324,6 @@ class Forecaster:
     def save(self, run_dir: str | Path) -> None:
         """Write ``forecaster.json``, ``protocol.json``, ``graph.json`` and ``model.pt``
         (each atomically)."""
-        import json
-
         d = Path(run_dir)
         meta = {
             "format": FORMAT,

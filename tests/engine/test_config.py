@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -58,7 +59,7 @@ def test_config_round_trips_through_json_and_toml(tmp_path):
         "[train]\nepochs = 3\nlr = 0.01\n"
     )
     assert RunConfig.from_file(tmp_path / "run.toml") == cfg
-    other = cfg.replace(protocol=cfg.proto.__class__(**{**cfg.proto.__dict__, "lookback": 12}))
+    other = cfg.replace(protocol=dataclasses.replace(cfg.proto, lookback=12))
     assert other.differences(cfg) == ["protocol.lookback: 12 (saved run: 24)"]
 
 

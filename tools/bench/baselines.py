@@ -38,9 +38,9 @@ def row(name: str, data_dir: str | None) -> list[str]:
     windows = protocol.windows(data, "test")
     cells = [
         name,
-        str(getattr(data, "freq_str", data.freq)),
+        data.freq_str,
         f"L{protocol.lookback} → H{protocol.horizon}",
-        f"{getattr(protocol, 'seasonal_periods', '-')} / {getattr(protocol, 'slots', '-')}",
+        f"{protocol.seasonal_periods} / {protocol.slots}",
     ]
     for cls in BASELINES.values():
         m = evaluate_forecaster(cls().fit(data, protocol).predict, windows, 256)["overall"]
