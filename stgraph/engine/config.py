@@ -9,6 +9,7 @@ directory's ``config.json`` and read back by ``--resume``, ``evaluate`` and ``fo
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+from torch import nn
 
 from stgraph._atomic import atomic_write_text
 from stgraph.data.io.cards import card_protocol
@@ -37,7 +39,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters (the model never sees these).
+    r"""Training hyper-parameters (the model never sees these).
 
     Args:
         epochs: maximum number of epochs (>= 1).
@@ -51,6 +53,12 @@ class TrainConfig:
         patience: early stopping after this many epochs without a better validation MAE.
         loss: ``"mae"``, ``"mse"`` or ``"rmse"`` (masked, on scaled values).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
+        teacher_forcing_decay: :math:`\tau` of scheduled sampling (Bengio et al., NeurIPS
+            2015), the curriculum DCRNN trains with: at training step :math:`i` a decoder
+            is fed the true previous target with probability
+            :math:`\epsilon_i = \tau / (\tau + \exp(i / \tau))`, else its own prediction
+            (DCRNN used :math:`\tau = 2000`). ``0`` = off; only for models whose ``forward``
+            takes ``targets``.
         seed: seed of weights, shuffling and dropout.
         progress: show a tqdm bar.
     """
@@ -65,6 +73,7 @@ class TrainConfig:
     patience: int = 8
     loss: str = "mae"
     max_batches: int | None = None
+    teacher_forcing_decay: float = 0.0
     seed: int = 0
     progress: bool = True
 
@@ -82,7 +91,7 @@ class TrainConfig:
             _check_int(f"train.{name}", getattr(self, name), low)
         if self.max_batches is not None:
             _check_int("train.max_batches", self.max_batches, 1)
-        for name in ("lr", "weight_decay", "grad_clip"):
+        for name in ("lr", "weight_decay", "grad_clip", "teacher_forcing_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"train.{name} must be a number, got {value!r}")
@@ -92,6 +101,16 @@ class TrainConfig:
             raise ConfigError(f"train.schedule {self.schedule!r} is not one of {SCHEDULES}")
         if self.loss not in LOSS_NAMES:
             raise ConfigError(f"train.loss {self.loss!r} is not one of {LOSS_NAMES}")
+
+    def teacher_forcing(self, step: int) -> float:
+        r"""Probability :math:`\epsilon_i = \tau / (\tau + \exp(i / \tau))` of feeding the
+        true target at (0-based) training step ``step``; ``0`` when scheduled sampling is off.
+        """
+        tau = self.teacher_forcing_decay
+        if tau <= 0:
+            return 0.0
+        z = step / tau
+        return tau / (tau + math.exp(z)) if z < 700 else 0.0
 
     def lr_factor(self, epoch: int) -> float:
         """Multiplier of ``lr`` during (0-based) ``epoch``."""
@@ -104,6 +123,11 @@ class TrainConfig:
         span = max(self.epochs - self.warmup_epochs - 1, 1)
         p = min((epoch - self.warmup_epochs) / span, 1.0)
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def takes_targets(cls: type[nn.Module]) -> bool:
+    """Whether a model class's ``forward`` accepts ``targets`` (scheduled sampling)."""
+    return "targets" in inspect.signature(cls.forward).parameters
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -176,6 +200,11 @@ class RunConfig:
             check_hparams(self.model, dict(self.hparams))
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        if self.train.teacher_forcing_decay > 0 and not takes_targets(get_model(self.model).cls):
+            raise ConfigError(
+                f"train.teacher_forcing_decay: model {self.model!r} has no decoder to feed "
+                "targets to (its forward takes no `targets`); leave it at 0"
+            )
         proto = self.protocol or Protocol(self.dataset)
         proto = dataclasses.replace(proto, dataset=self.dataset, seed=self.seed)
         object.__setattr__(self, "protocol", proto)

@@ -207,30 +207,47 @@ class Forecaster:
         return summary
 
     # ------------------------------------------------------------------ calling the model
-    def forward(self, batch: Batch) -> Tensor:
+    def forward(
+        self, batch: Batch, targets: Tensor | None = None, teacher_forcing: float = 0.0
+    ) -> Tensor:
         """Model output in scaled units, in the model's current mode (train or eval).
 
         With time-varying edges every window is run on its own graph (window ``b`` sees the
         edges of its last input step).
 
+        Args:
+            batch: the windows.
+            targets: scaled targets with ``NaN`` where missing, for scheduled sampling
+                (passed only to models whose ``forward`` takes ``targets``).
+            teacher_forcing: probability of feeding a decoder the true previous target.
+
         Shapes:
+            targets: [B, H, N, F]
             output: [B, H, N, F_out] on the forecaster's device
         """
         batch = batch.to(self.device)
         x = model_inputs(batch, self.scaler)
+        extra: dict[str, Any] = {}
+        if targets is not None and teacher_forcing > 0:
+            extra = {"targets": targets, "teacher_forcing": teacher_forcing}
         if batch.edge_index is None:
-            return self.model(x, self._ei, self._ew, batch.covariates)
+            return self.model(x, self._ei, self._ew, batch.covariates, **extra)
         outs = []
         for b in range(len(batch)):
             ei, ew = batch.window_edges(b)
-            outs.append(self.model(x[b : b + 1], ei, ew, batch.covariates[b : b + 1]))
+            one = {k: v[b : b + 1] if k == "targets" else v for k, v in extra.items()}
+            outs.append(self.model(x[b : b + 1], ei, ew, batch.covariates[b : b + 1], **one))
         return torch.cat(outs, 0)
 
-    def loss(self, batch: Batch, loss_fn: Any) -> Tensor:
-        """Training loss of one batch: ``loss_fn(output, scaled target, mask)``."""
-        out = self.forward(batch)
+    def loss(self, batch: Batch, loss_fn: Any, teacher_forcing: float = 0.0) -> Tensor:
+        """Training loss of one batch: ``loss_fn(output, scaled target, mask)``; with
+        ``teacher_forcing > 0`` the model's decoder is fed the true previous target with that
+        probability (scheduled sampling)."""
         y = self.scaler.transform(batch.y.to(self.device))
-        return loss_fn(out, y, batch.y_mask.to(self.device))
+        mask = batch.y_mask.to(self.device)
+        targets = torch.where(mask, y, torch.full((), float("nan"))) if teacher_forcing else None
+        out = self.forward(batch, targets, teacher_forcing)
+        return loss_fn(out, y, mask)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Tensor:

@@ -33,8 +33,14 @@ class Trainable(Protocol):
     model: nn.Module
     protocol: DataProtocol
 
-    def loss(self, batch: Batch, loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
-        """Training loss of one batch (model in train mode)."""
+    def loss(
+        self,
+        batch: Batch,
+        loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor],
+        teacher_forcing: float = 0.0,
+    ) -> Tensor:
+        """Training loss of one batch (model in train mode); ``teacher_forcing`` is the
+        scheduled-sampling probability of this step."""
         ...
 
     def predict(self, batch: Batch) -> Tensor:
@@ -164,7 +170,8 @@ class Trainer:
         for i, batch in enumerate(batches):
             if i >= n_batches:
                 break
-            loss = self.forecaster.loss(batch, loss_fn)
+            step = self.epoch * n_batches + i
+            loss = self.forecaster.loss(batch, loss_fn, cfg.teacher_forcing(step))
             if not torch.isfinite(loss):
                 bar.close()
                 raise TrainingError(
