@@ -53,6 +53,9 @@ class TrainConfig:
         patience: early stopping after this many epochs without a better validation MAE.
         loss: ``"mae"``, ``"mse"`` or ``"rmse"`` (masked, on scaled values).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
+        time_budget: seconds of training + validation after which no new epoch starts
+            (``None`` = no limit); the learning-rate schedule then runs over the budget, and
+            the best validation epoch is kept as always.
         teacher_forcing_decay: :math:`\tau` of scheduled sampling (Bengio et al., NeurIPS
             2015), the curriculum DCRNN trains with: at training step :math:`i` a decoder
             is fed the true previous target with probability
@@ -73,6 +76,7 @@ class TrainConfig:
     patience: int = 8
     loss: str = "mae"
     max_batches: int | None = None
+    time_budget: float | None = None
     teacher_forcing_decay: float = 0.0
     seed: int = 0
     progress: bool = True
@@ -91,6 +95,15 @@ class TrainConfig:
             _check_int(f"train.{name}", getattr(self, name), low)
         if self.max_batches is not None:
             _check_int("train.max_batches", self.max_batches, 1)
+        if self.time_budget is not None and (
+            isinstance(self.time_budget, bool)
+            or not isinstance(self.time_budget, int | float)
+            or not math.isfinite(self.time_budget)
+            or self.time_budget <= 0
+        ):
+            raise ConfigError(
+                f"train.time_budget must be a positive number of seconds, got {self.time_budget!r}"
+            )
         for name in ("lr", "weight_decay", "grad_clip", "teacher_forcing_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -112,16 +125,27 @@ class TrainConfig:
         z = step / tau
         return tau / (tau + math.exp(z)) if z < 700 else 0.0
 
-    def lr_factor(self, epoch: int) -> float:
-        """Multiplier of ``lr`` during (0-based) ``epoch``."""
+    def lr_factor(self, epoch: int, spent: float | None = None) -> float:
+        """Multiplier of ``lr`` during (0-based) ``epoch``.
+
+        Args:
+            epoch: the epoch about to run.
+            spent: with a ``time_budget``, the fraction of it used before this epoch; the
+                schedule then runs over the budget instead of over ``epochs``.
+        """
         if epoch < self.warmup_epochs:
             return (epoch + 1) / (self.warmup_epochs + 1)
         if self.schedule == "constant":
             return 1.0
+        if spent is None:
+            span = max(self.epochs - self.warmup_epochs - 1, 1)
+            p = min((epoch - self.warmup_epochs) / span, 1.0)
+            reached = [epoch >= m * self.epochs for m in (0.5, 0.75)]
+        else:
+            p = min(max(spent, 0.0), 1.0)
+            reached = [p >= m for m in (0.5, 0.75)]
         if self.schedule == "step":
-            return 0.1 ** sum(epoch >= m * self.epochs for m in (0.5, 0.75))
-        span = max(self.epochs - self.warmup_epochs - 1, 1)
-        p = min((epoch - self.warmup_epochs) / span, 1.0)
+            return 0.1 ** sum(reached)
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p))
 
 

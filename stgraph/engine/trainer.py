@@ -154,7 +154,7 @@ class Trainer:
         self.model.train()
         loss_fn = LOSSES[cfg.loss]
         for group in self.optimizer.param_groups:
-            group["lr"] = cfg.lr * cfg.lr_factor(self.epoch)
+            group["lr"] = cfg.lr * cfg.lr_factor(self.epoch, self._spent())
         n_batches = self.train_windows.num_batches(cfg.batch_size)
         if cfg.max_batches is not None:
             n_batches = min(n_batches, cfg.max_batches)
@@ -217,7 +217,7 @@ class Trainer:
         stop = min(cfg.epochs, until_epoch or cfg.epochs)
         if self.epoch == 0:
             seed_everything(cfg.seed)
-        while self.epoch < stop and self.bad_epochs < cfg.patience:
+        while self.epoch < stop and self.bad_epochs < cfg.patience and not self._out_of_time():
             t0 = time.perf_counter()
             train_loss = self._train_epoch()
             val = self.validate()["overall"]["mae"]
@@ -234,7 +234,7 @@ class Trainer:
                 "epochs": cfg.epochs,
                 "train_loss": train_loss,
                 "val_mae": val,
-                "lr": cfg.lr * cfg.lr_factor(self.epoch),
+                "lr": self.optimizer.param_groups[0]["lr"],
                 "improved": improved,
                 "seconds": self.train_seconds,
             }
@@ -255,7 +255,17 @@ class Trainer:
             "epochs": self.epoch,
             "train_seconds": self.train_seconds,
             "early_stopped": self.bad_epochs >= cfg.patience,
+            "out_of_time": self._out_of_time(),
         }
+
+    def _spent(self) -> float | None:
+        """Fraction of the time budget used so far (``None`` without a budget)."""
+        budget = self.config.time_budget
+        return None if budget is None else self.train_seconds / budget
+
+    def _out_of_time(self) -> bool:
+        spent = self._spent()
+        return spent is not None and spent >= 1.0
 
     def load_best(self) -> None:
         """Load ``best.pt`` into the model."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
 import pytest
 import torch
 
-from stgraph.engine import Forecaster, RunConfig, TrainConfig, Trainer, train_run
+from stgraph.engine import ConfigError, Forecaster, RunConfig, TrainConfig, Trainer, train_run
 
 CFG = TrainConfig(epochs=4, batch_size=16, max_batches=3, progress=False, seed=3, patience=10)
 
@@ -103,3 +104,22 @@ def test_train_run_writes_the_run_directory(tiny_traffic, tmp_path):
         {"mae", "rmse", "mape"} <= set(m["overall"]) and m["params"] > 0 and m["train_seconds"] >= 0
     )
     assert "last_value" in res.table
+
+
+def test_time_budget_stops_after_the_epoch_that_spends_it(tiny_traffic, tmp_path):
+    cfg = TrainConfig(epochs=50, batch_size=16, max_batches=1, progress=False, time_budget=1e-6)
+    summary = _trainer(tiny_traffic, tmp_path, cfg).fit()
+    assert summary["epochs"] == 1 and summary["out_of_time"] and not summary["early_stopped"]
+    unlimited = dataclasses.replace(cfg, epochs=2, time_budget=None)
+    summary = _trainer(tiny_traffic, tmp_path / "b", unlimited).fit()
+    assert summary["epochs"] == 2 and not summary["out_of_time"]
+
+
+def test_schedule_follows_the_spent_budget():
+    c = TrainConfig(epochs=3, warmup_epochs=0, time_budget=60.0)
+    assert [c.lr_factor(2, s) for s in (0.0, 1.0)] == pytest.approx([1.0, 0.01])
+    assert c.lr_factor(2, 0.5) == pytest.approx(0.505)  # halfway down the cosine, not the end
+    s = TrainConfig(epochs=3, warmup_epochs=0, schedule="step", time_budget=60.0)
+    assert [s.lr_factor(0, f) for f in (0.4, 0.6, 0.8)] == pytest.approx([1.0, 0.1, 0.01])
+    with pytest.raises(ConfigError, match="time_budget"):
+        TrainConfig(time_budget=0)
