@@ -53,7 +53,8 @@ class TrainConfig:
         patience: early stopping after this many epochs without a better validation MAE.
         loss: ``"mae"``, ``"mse"`` or ``"rmse"`` (masked, on scaled values).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
-        time_budget: seconds of training + validation after which no new epoch starts
+        time_budget: CPU seconds of training + validation (this process, all its threads:
+            the same work whatever else the machine runs) after which no new epoch starts
             (``None`` = no limit); the learning-rate schedule then runs over the budget, and
             the best validation epoch is kept as always.
         teacher_forcing_decay: :math:`\tau` of scheduled sampling (Bengio et al., NeurIPS
