@@ -1,6 +1,13 @@
 """Training, masked metrics, baselines, the Forecaster and end-to-end runs."""
 
-from stgraph.engine.baselines import BASELINES, HistoricalAverage, LastValue, SeasonalNaive
+from stgraph.engine.baselines import (
+    BASELINES,
+    STATISTICAL_BASELINES,
+    HistoricalAverage,
+    LastValue,
+    SeasonalNaive,
+    get_baseline,
+)
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.experiment import evaluate_run, forecast_run, load_run, train_run
 from stgraph.engine.forecaster import Forecaster
@@ -15,6 +22,7 @@ from stgraph.engine.trainer import Trainer, TrainingError
 
 __all__ = [
     "BASELINES",
+    "STATISTICAL_BASELINES",
     "ConfigError",
     "Forecaster",
     "HistoricalAverage",
@@ -27,6 +35,7 @@ __all__ = [
     "TrainingError",
     "evaluate_run",
     "forecast_run",
+    "get_baseline",
     "load_run",
     "masked_mae",
     "masked_mape",

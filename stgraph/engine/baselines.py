@@ -180,3 +180,17 @@ class SeasonalNaive(Baseline):
 BASELINES: dict[str, type[Baseline]] = {
     b.name: b for b in (LastValue, HistoricalAverage, SeasonalNaive)
 }
+#: Statistical baselines of :mod:`stgraph.engine.statistical`, chosen by name only (not in
+#: ``BASELINES``, which every run evaluates: they fit per series and ARIMA needs statsmodels).
+STATISTICAL_BASELINES = ("arima", "var")
+
+
+def get_baseline(name: str) -> type[Baseline]:
+    """The baseline class called ``name``: one of ``BASELINES`` or ``STATISTICAL_BASELINES``."""
+    if name in BASELINES:
+        return BASELINES[name]
+    if name in STATISTICAL_BASELINES:
+        from stgraph.engine.statistical import STATISTICAL
+
+        return STATISTICAL[name]
+    raise KeyError(f"unknown baseline {name!r}; choose from {[*BASELINES, *STATISTICAL_BASELINES]}")

@@ -29,6 +29,7 @@ import torch
 from stgraph._threads import configure_threads
 from stgraph.data import load_dataset
 from stgraph.engine import BASELINES, Forecaster, RunConfig, TrainConfig
+from stgraph.engine.baselines import STATISTICAL_BASELINES, get_baseline
 from stgraph.engine.evaluation import drop_mape, evaluate_forecaster, mape_is_meaningful
 from stgraph.engine.report import pick_horizons
 
@@ -89,13 +90,20 @@ def metrics(forecast: Any, data: Any, protocol: Any) -> dict[str, Any]:
     return res if mape_is_meaningful(data, protocol) else drop_mape(res)
 
 
-def baseline_cells(protocol: str, dataset: str, data: Any, overrides: dict) -> list[dict]:
-    """Every baseline's test metrics (deterministic: one row each, no seed)."""
+def baseline_cells(
+    protocol: str, dataset: str, data: Any, overrides: dict, statistical: list[str]
+) -> list[dict]:
+    """Every baseline's test metrics (deterministic: one row each, no seed), the calendar-aware
+    ones and the ``statistical`` ones (ARIMA, VAR) fitted on the training split."""
     fitted = RunConfig.create(dataset, "stcn", protocol=overrides).proto.fit(data)
     rows = []
-    for name, cls in BASELINES.items():
+    for name in [*BASELINES, *statistical]:
         t0 = time.perf_counter()
-        base = cls().fit(data, fitted)
+        try:
+            base = get_baseline(name)().fit(data, fitted)
+        except (ValueError, ImportError) as e:  # e.g. VAR refuses N*F*p above its size limit
+            print(f"{dataset}: baseline {name} skipped: {e}", flush=True)
+            continue
         res = metrics(base.predict, data, fitted)
         rows.append(
             {
@@ -277,6 +285,9 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--max-batches", type=int, default=50, help="training batches per epoch")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--statistical", nargs="*", default=list(STATISTICAL_BASELINES), help="ARIMA / VAR rows"
+    )
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--cache", default=str(RESULTS / "accuracy.jsonl"))
     ap.add_argument("--out", default=str(RESULTS / "accuracy.md"))
@@ -305,7 +316,7 @@ def main() -> None:
     for dataset in args.datasets:
         data, overrides, _ = setup(args.protocol, dataset, args.data_dir)
         if not any(k[:2] == (args.protocol, dataset) and k[3] is None for k in cells):
-            for row in baseline_cells(args.protocol, dataset, data, overrides):
+            for row in baseline_cells(args.protocol, dataset, data, overrides, args.statistical):
                 cell = {"protocol": args.protocol, "dataset": dataset, **row}
                 append(cache_path, cell)
                 cells[(args.protocol, dataset, row["model"], None)] = cell
