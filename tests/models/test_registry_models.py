@@ -16,7 +16,7 @@ from stgraph.models import build_model, get_model, hyperparameters, list_models
 
 MODELS = [m.name for m in list_models()]
 # Small sizes for a fast loop: every size-like hyper-parameter a model has is shrunk.
-SHRINK = {"dim": 16, "hidden": 16, "heads": 2}
+SHRINK = {"dim": 16, "hidden": 16, "heads": 2, "adaptive_dim": 16}
 
 
 def small(name: str) -> dict:
@@ -24,10 +24,26 @@ def small(name: str) -> dict:
     return {k: v for k, v in SHRINK.items() if k in hyperparameters(name)}
 
 
+def _setup(data):
+    p = Protocol("tiny", lookback=12, horizon=6).fit(data)
+    return data, p, model_spec(data, p)
+
+
 @pytest.fixture(scope="module")
-def setup(tiny_traffic):
-    p = Protocol("tiny", lookback=12, horizon=6).fit(tiny_traffic)
-    return tiny_traffic, p, model_spec(tiny_traffic, p)
+def traffic_setup(tiny_traffic):
+    return _setup(tiny_traffic)
+
+
+@pytest.fixture(scope="module")
+def lattice_setup(tiny_lattice):
+    return _setup(tiny_lattice)
+
+
+@pytest.fixture
+def setup(name, request):
+    """The tiny traffic data, or the tiny lattice for grid-only models."""
+    grid = get_model(name).capabilities.grid_only
+    return request.getfixturevalue("lattice_setup" if grid else "traffic_setup")
 
 
 def _model(name, spec, seed=0):
