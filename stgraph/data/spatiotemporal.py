@@ -37,8 +37,11 @@ class SpatioTemporalData:
     (``"MS"``, ``"QS"``, ``"YS"``; see :mod:`stgraph.data.calendar`).
 
     Missing values are encoded as ``values == 0`` with ``mask == False``; they are never
-    filled silently. Calendar covariates (time of day, day of week) are derived from the
-    timestamps unless ``covariates`` are given explicitly.
+    filled silently. A fully observed float32 series is not copied (``values`` shares the
+    given array's memory) and its ``mask`` is a read-only stride-0 view of one ``True``, so
+    the data holds about the bytes of the raw ``[T, N, F]`` array. Calendar covariates (time
+    of day, day of week) are derived from the timestamps unless ``covariates`` are given
+    explicitly.
 
     Args:
         values: observations; non-finite entries are treated as missing.
@@ -92,7 +95,10 @@ class SpatioTemporalData:
             raise ValueError(
                 f"{self.name}: mask shape {tuple(m.shape)} != values shape {tuple(v.shape)}"
             )
-        v = torch.where(m, v, torch.zeros((), dtype=v.dtype))
+        if bool(m.all()):  # fully observed: no copy of the values, a stride-0 mask
+            m = torch.ones((), dtype=torch.bool).expand(v.shape)
+        else:
+            v = torch.where(m, v, torch.zeros((), dtype=v.dtype))
         t, n, f = v.shape
         ts = pd.DatetimeIndex(self.timestamps)
         if len(ts) != t:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +34,7 @@ from stgraph.graph.normalization import (
 from stgraph.nn.ops.fold import nodes_first
 
 Layout = Literal["auto", "dense", "sparse"]
+Op = TypeVar("Op")
 SMALL_COLUMNS = 8192
 """Products with at most this many columns (``prod(leading dims) * F``) use the
 small-product cost model of :func:`choose_layout`."""
@@ -260,8 +261,8 @@ def cached_operator(
     name: str,
     edge_index: Tensor,
     edge_weight: Tensor | None,
-    build: Callable[[Tensor, Tensor | None], GraphOperator],
-) -> GraphOperator:
+    build: Callable[[Tensor, Tensor | None], Op],
+) -> Op:
     """Return ``build(edge_index, edge_weight)``, memoised on ``module`` under ``name``.
 
     The cache holds weak references to the edge tensors and their in-place version counters:
@@ -273,12 +274,11 @@ def cached_operator(
     if edge_weight is not None and edge_weight.requires_grad and torch.is_grad_enabled():
         return build(edge_index, edge_weight)
     key = _key(*tensors)
-    cache: dict[str, tuple[tuple, tuple, GraphOperator]] = module.__dict__.setdefault(
-        "_stgraph_op_cache", {}
-    )
+    cache: dict[str, tuple[tuple, tuple, Any]] = module.__dict__.setdefault("_stgraph_op_cache", {})
     hit = cache.get(name)
     if hit is not None and hit[1] == key and _same(hit[0], tensors):
-        return hit[2]
+        found: Op = hit[2]
+        return found
     op = build(edge_index, edge_weight)
     cache[name] = (tuple(weakref.ref(t) for t in tensors), key, op)
     return op

@@ -5,7 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from stgraph.nn.ops.init import glorot_
-from stgraph.nn.ops.propagate import Layout, graph_operator
+from stgraph.nn.ops.nodemajor import StackedOperator
+from stgraph.nn.ops.propagate import Layout, cached_operator, graph_operator
 from stgraph.nn.spatial.polynomial import graph_polynomial
 
 
@@ -57,21 +58,43 @@ class DiffusionConv(nn.Module):
         """Glorot weights, zero bias."""
         glorot_(self.lin)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    def _operators(self, edge_index: Tensor, edge_weight: Tensor | None, n: int) -> list:
         directions = (False, True) if self.bidirectional else (False,)
-        ops = [
+        return [
             graph_operator(
-                self,
-                edge_index,
-                edge_weight,
-                x.shape[-2],
-                "rw",
-                against_edges=a,
-                layout=self.layout,
+                self, edge_index, edge_weight, n, "rw", against_edges=a, layout=self.layout
             )
             for a in directions
         ]
-        return graph_polynomial(x, self.lin, ops, self.k)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        return graph_polynomial(
+            x, self.lin, self._operators(edge_index, edge_weight, x.shape[-2]), self.k
+        )
+
+    def supports_node_major(self, edge_weight: Tensor | None) -> bool:
+        """Whether :meth:`forward_node_major` applies (fixed edge weights, ``K >= 1``)."""
+        return self.k > 0 and (edge_weight is None or not edge_weight.requires_grad)
+
+    def forward_node_major(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None
+    ) -> Tensor:
+        """The same filter on node-major input (:mod:`stgraph.nn.ops.nodemajor`): no layout
+        copies, one product per diffusion power for both directions together.
+
+        Shapes:
+            x: [N, ..., in_channels] -> [N, ..., out_channels]
+        """
+        n, d, k = x.shape[0], 2 if self.bidirectional else 1, self.k
+
+        def build(ei: Tensor, ew: Tensor | None) -> StackedOperator:
+            return StackedOperator(self._operators(ei, ew, n), self.layout)
+
+        stack = cached_operator(self, f"stack|{n}", edge_index, edge_weight, build)
+        w = self.lin.weight.view(self.out_channels, 1 + d * k, self.in_channels).transpose(0, 1)
+        order = [0] + [1 + i * k + p for p in range(k) for i in range(d)]  # power-major
+        y = stack.filter(x.reshape(-1, self.in_channels), w[order], self.lin.bias, k)
+        return y.view(*x.shape[:-1], self.out_channels)
 
     def extra_repr(self) -> str:
         return (

@@ -134,12 +134,32 @@ class GraphGRUCell(_GatedCell):
         edge_index: Tensor | None = None,
         edge_weight: Tensor | None = None,
     ) -> Tensor:
+        if edge_index is not None and all(
+            getattr(m, "supports_node_major", lambda w: False)(edge_weight)
+            for m in (self.gates, self.candidate)
+        ):
+            return self._forward_node_major(x, h, edge_index, edge_weight)
         if h is None:
             h = self.initial_state(x)
         ru = torch.sigmoid(self.gates(torch.cat([x, h], -1), edge_index, edge_weight))
         r, u = ru.chunk(2, dim=-1)
         c = torch.tanh(self.candidate(torch.cat([x, r * h], -1), edge_index, edge_weight))
         return u * h + (1.0 - u) * c
+
+    def _forward_node_major(
+        self, x: Tensor, h: Tensor | None, edge_index: Tensor, edge_weight: Tensor | None
+    ) -> Tensor:
+        """The same recurrence with node-major tensors (:mod:`stgraph.nn.ops.nodemajor`);
+        the new state is returned as a ``[B, N, H]`` view of node-major storage, so the next
+        step reads it without a copy. ``H_t = C + u (H_{t-1} - C)`` is one ``lerp``."""
+        xn = x.movedim(-2, 0)
+        hn = xn.new_zeros(*xn.shape[:-1], self.hidden_channels) if h is None else h.movedim(-2, 0)
+        gates = getattr(self.gates, "forward_node_major")  # noqa: B009 (a duck-typed method)
+        cand = getattr(self.candidate, "forward_node_major")  # noqa: B009
+        ru = torch.sigmoid(gates(torch.cat([xn, hn], -1), edge_index, edge_weight))
+        r, u = ru.chunk(2, dim=-1)
+        c = torch.tanh(cand(torch.cat([xn, r * hn], -1), edge_index, edge_weight))
+        return torch.lerp(c, hn, u).movedim(0, -2)
 
 
 class GraphLSTMCell(_GatedCell):
