@@ -139,6 +139,7 @@ def model_cell(
         "seconds": summary["train_seconds"],
         "cpu_seconds": summary["cpu_seconds"],
         "budget": train.time_budget,
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -220,7 +221,21 @@ def verdicts(
             f"- step {step}: best model {mname} {mean:.3f} (± {spread:.3f}, {len(mvals)} seeds)"
             f" vs best baseline {bname} {bval:.3f}: {verdict}"
         )
+        if protocol == "tgcn":
+            lines[-1] += published_verdict(dataset, steps, step, rows[mname])
     return lines
+
+
+def published_verdict(dataset: str, steps: list[int], step: int, row: dict) -> str:
+    """The model's mean MAE / RMSE at ``step`` against the published T-GCN row."""
+    minutes = sorted(PUBLISHED_TGCN[dataset])[steps.index(step)]
+    rmse, mae = PUBLISHED_TGCN[dataset][minutes]
+    ours = {m: statistics.mean(row[(m, step)]) for m in ("mae", "rmse")}
+    better = [m.upper() for m, pub in (("mae", mae), ("rmse", rmse)) if ours[m] < pub]
+    return (
+        f"; against published T-GCN at {minutes} min (MAE {mae:.3f}, RMSE {rmse:.3f}): "
+        f"{', '.join(better) + ' better' if better else 'worse on both'}"
+    )
 
 
 def render(cells: list[dict], settings: dict[str, Any]) -> str:
@@ -235,9 +250,17 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
         shown = [s for s in steps if protocol != "card" or s in pick_horizons(max(steps))]
         if protocol == "tgcn":
             shown = TGCN_PROTOCOL[dataset][2]
-        budgets = sorted({c["budget"] for v in rows.values() for c in v["cells"] if "budget" in c})
+        budgets = sorted(
+            {
+                (c["budget"], c["threads"])
+                for v in rows.values()
+                for c in v["cells"]
+                if "budget" in c
+            }
+        )
         lines += [f"## {dataset} ({protocol} protocol)", ""]
-        lines += [f"Training budget per run: {', '.join(f'{b:g} CPU s' for b in budgets)}.", ""]
+        text = ", ".join(f"{b:g} CPU s on {t} thread{'s' * (t > 1)}" for b, t in budgets)
+        lines += [f"Training budget per run: {text}.", ""]
         head = ["method", "seeds", "params", "s/epoch", "epochs"]
         tail = ["MAE all"] + (["MAPE all"] if protocol == "card" else [])
         head += [f"MAE@{s}" for s in shown] + [f"RMSE@{s}" for s in shown] + tail
@@ -309,8 +332,8 @@ def main() -> None:
         f"at most {args.max_batches} batches of {args.batch_size} per epoch, AdamW lr {args.lr:g} "
         f"cosine over the budget, early stopping patience {args.patience} on validation MAE",
         "hyper-parameters": "each model's registered (published) defaults; no tuning",
-        "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads, torch "
-        f"{torch.__version__}; other jobs shared the machine, so s/epoch is indicative only",
+        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
+        "other jobs shared the machine, so s/epoch (wall clock) is indicative only",
     }
     cells = load_cache(cache_path)
     for dataset in args.datasets:
