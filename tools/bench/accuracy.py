@@ -28,7 +28,7 @@ import torch
 
 from stgraph._threads import configure_threads
 from stgraph.data import load_dataset
-from stgraph.engine import BASELINES, Forecaster, RunConfig, TrainConfig
+from stgraph.engine import BASELINES, ConfigError, Forecaster, RunConfig, TrainConfig
 from stgraph.engine.baselines import STATISTICAL_BASELINES, get_baseline
 from stgraph.engine.evaluation import drop_mape, evaluate_forecaster, mape_is_meaningful
 from stgraph.engine.report import pick_horizons
@@ -238,12 +238,34 @@ def published_verdict(dataset: str, steps: list[int], step: int, row: dict) -> s
     )
 
 
+def overview(summary: dict[tuple, dict]) -> list[str]:
+    """One line per (protocol, dataset): the best model and the best baseline by MAE over
+    all horizon steps."""
+    head = (
+        "| dataset | protocol | best model: MAE all (seeds) | runner-up | best baseline: MAE all |"
+    )
+    lines = [head, "|---|---|---|---|---|"]
+    for protocol, dataset in sorted({k[:2] for k in summary}):
+        rows = {k[2]: v for k, v in summary.items() if k[:2] == (protocol, dataset)}
+        scored = {m: statistics.mean(v[("mae", None)]) for m, v in rows.items() if v[("mae", None)]}
+        models = sorted((m for m in scored if rows[m]["kind"] == "model"), key=scored.get)
+        bases = sorted((m for m in scored if rows[m]["kind"] == "baseline"), key=scored.get)
+
+        best, second = [
+            f"{m} {_mean_std(rows[m][('mae', None)])} ({len(rows[m][('mae', None)])})"
+            for m in models[:2]
+        ] + ["-"] * (2 - min(len(models), 2))
+        base = f"{bases[0]} {scored[bases[0]]:.3f}" if bases else "-"
+        lines.append(f"| {dataset} | {protocol} | {best} | {second} | {base} |")
+    return lines
+
+
 def render(cells: list[dict], settings: dict[str, Any]) -> str:
     """The markdown report from all cached cells."""
     summary = summarise(cells)
     lines = ["# Accuracy: models and baselines, test split, mean ± std over seeds", ""]
     lines += [f"- {k}: {v}" for k, v in settings.items()]
-    lines.append("")
+    lines += ["", *overview(summary), ""]
     for protocol, dataset in sorted({k[:2] for k in summary}):
         rows = {k[2]: v for k, v in summary.items() if k[:2] == (protocol, dataset)}
         steps = sorted({int(s) for v in rows.values() for s in v["cells"][0]["horizons"]})
@@ -348,7 +370,11 @@ def main() -> None:
                 key = (args.protocol, dataset, model, seed)
                 if key in cells:
                     continue
-                row = model_cell(dataset, model, seed, data, overrides, train)
+                try:
+                    row = model_cell(dataset, model, seed, data, overrides, train)
+                except ConfigError as e:  # e.g. a lookback too short for the model
+                    print(f"{dataset} {model}: skipped: {e}", flush=True)
+                    break
                 cell = {"protocol": args.protocol, "dataset": dataset, **row}
                 append(cache_path, cell)
                 cells[key] = cell
