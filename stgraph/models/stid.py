@@ -46,9 +46,7 @@ class CalendarIdentity(CalendarEmbedding):
     """
 
     def forward(self, covariates: Tensor) -> Tensor:
-        scaled = covariates[..., 0].double() * self.steps_per_day
-        slot = (scaled + 0.01).floor().long().remainder(self.steps_per_day)
-        day = covariates[..., 1].round().long().clamp(0, 6)
+        slot, day = self.slots(covariates)
         return torch.cat([self.tod(slot), self.dow(day)], dim=-1)
 
 

@@ -69,14 +69,23 @@ class CalendarEmbedding(nn.Module):
         nn.init.normal_(self.tod.weight, std=0.02)
         nn.init.normal_(self.dow.weight, std=0.02)
 
-    def forward(self, covariates: Tensor) -> Tensor:
+    def slots(self, covariates: Tensor) -> tuple[Tensor, Tensor]:
+        """Time-of-day slot (0 .. steps_per_day - 1) and day of week (0 .. 6) of each stamp.
+
+        Shapes:
+            covariates: [..., C >= 2] -> two tensors [...] (int64)
+        """
         # The fraction is float32 (off by up to 6e-8 * steps_per_day slots, 5e-3 at 1-second
         # steps): a stamp at the start of slot k can read as k - 1e-4, which floor() would
         # drop into slot k - 1. A 1/100-slot tolerance keeps every stamp in its own slot.
         scaled = covariates[..., 0].double() * self.steps_per_day
-        slot = (scaled + 0.01).floor().long()
+        slot = (scaled + 0.01).floor().long().remainder(self.steps_per_day)
         day = covariates[..., 1].round().long().clamp(0, 6)
-        return self.tod(slot.remainder(self.steps_per_day)) + self.dow(day)
+        return slot, day
+
+    def forward(self, covariates: Tensor) -> Tensor:
+        slot, day = self.slots(covariates)
+        return self.tod(slot) + self.dow(day)
 
     def extra_repr(self) -> str:
         return f"steps_per_day={self.steps_per_day}, dim={self.dim}"
