@@ -87,6 +87,78 @@ class NodeAdaptiveGraphConv(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, k={self.k}"
 
 
+def chebyshev_terms(s: Tensor, z: Tensor, k: int) -> Tensor:
+    r"""The Chebyshev terms :math:`[T_0(S) Z, \dots, T_{K-1}(S) Z]` of a node-major ``z``,
+    concatenated on the channel axis (term-major: channel ``k C + c``). ``S`` multiplies the
+    leading node axis, so every other axis rides along in one ``[N, N] x [N, *]`` product.
+
+    Shapes:
+        s: [N, N]; z: [N, ..., C] -> [N, ..., K * C]
+    """
+    flat = z.reshape(z.shape[0], -1)
+    terms = [flat]
+    if k > 1:
+        terms.append(s @ flat)
+        for _ in range(2, k):
+            terms.append(2 * (s @ terms[-1]) - terms[-2])
+    return torch.cat([t.view(z.shape) for t in terms], -1)
+
+
+def node_adaptive_gru(
+    x: Tensor, cell: GraphGRUCell, s: Tensor, keep_states: bool = True
+) -> tuple[Tensor | None, Tensor]:
+    r"""AGCRN's GRU cell (eq. 7) unrolled over ``L`` steps in node-major layout: the same
+    function as :class:`~stgraph.nn.RecurrentLayer` over a :class:`GraphGRUCell` of
+    :class:`NodeAdaptiveGraphConv` gates, computed in fewer, larger products.
+
+    The convolution is linear in its input, so the :math:`[X_t, H_{t-1}]` product splits
+    into an :math:`X` part and an :math:`H` part. The node weights :math:`E_n \cdot \mathcal
+    W` are generated once per call (not once per step and gate), the :math:`X` part of both
+    gates and the candidate is one batched product over all ``L`` steps, and each step does
+    only the :math:`H` part: one ``[N, N]`` product per Chebyshev term and one per-node
+    batched product (``baddbmm``) for the gates and one for the candidate, with the state
+    kept ``[N, B, H]`` throughout (no per-step layout copies).
+
+    Args:
+        x: node-major inputs.
+        cell: the cell whose ``gates`` / ``candidate`` are :class:`NodeAdaptiveGraphConv`.
+        s: the learned graph :math:`S` (``cell``'s adjacency, computed once by the caller).
+        keep_states: return every state (``False``: ``None`` in its place, for a last layer
+            read only at its last step).
+
+    Shapes:
+        x: [N, L, B, C]; s: [N, N] -> (every state [N, L, B, H], last state [N, B, H])
+    """
+    gates, cand = cell.gates, cell.candidate
+    assert isinstance(gates, NodeAdaptiveGraphConv) and isinstance(cand, NodeAdaptiveGraphConv)
+    n, steps, b, c = x.shape
+    hid, k = cell.hidden_channels, gates.k
+    wg, bg = gates.node_weights()  # [N, K, C + H, 2H], [N, 2H]
+    wc, bc = cand.node_weights()  # [N, K, C + H, H], [N, H]
+    wx = torch.cat([wg[:, :, :c], wc[:, :, :c]], -1).reshape(n, k * c, 3 * hid)
+    wh_g = wg[:, :, c:].reshape(n, k * hid, 2 * hid)
+    wh_c = wc[:, :, c:].reshape(n, k * hid, hid)
+    xk = chebyshev_terms(s, x, k).view(n, steps * b, k * c)
+    bias = torch.cat([bg, bc], -1).unsqueeze(1)
+    # unbind, not proj[:, t]: a select's backward zero-fills a whole proj-sized gradient
+    proj = torch.baddbmm(bias, xk, wx).view(n, steps, b, 3 * hid).unbind(1)
+    h: Tensor | None = None
+    outs = []
+    for t in range(steps):
+        pg, pc = proj[t].split([2 * hid, hid], -1)
+        if h is None:  # H_0 = 0: the H part vanishes
+            r, u = torch.sigmoid(pg).chunk(2, -1)
+            h = torch.tanh(pc) * (1.0 - u)
+        else:
+            ru = torch.baddbmm(pg, chebyshev_terms(s, h, k), wh_g)
+            r, u = torch.sigmoid(ru).chunk(2, -1)
+            cand_t = torch.tanh(torch.baddbmm(pc, chebyshev_terms(s, r * h, k), wh_c))
+            h = torch.lerp(cand_t, h, u)
+        outs.append(h)
+    assert h is not None
+    return (torch.stack(outs, 1) if keep_states else None), h
+
+
 @register_model("agcrn", "AGCRN: GRU with node-adaptive graph conv on a learned graph")
 class AGCRN(nn.Module):
     r"""Adaptive Graph Convolutional Recurrent Network (Bai, Yao, Li, Wang & Wang, NeurIPS
@@ -105,6 +177,8 @@ class AGCRN(nn.Module):
         \hat Y_n = W H_{L,n} + b
 
     AGCRN learns its graph and **ignores the given one** (declared in ``capabilities``).
+    The forward pass runs the layers through :func:`node_adaptive_gru` (the same function as
+    unrolling each ``layers[j]``, computed node-major with the weights generated once).
 
     Args:
         in_channels: input value features ``F``.
@@ -172,8 +246,13 @@ class AGCRN(nn.Module):
         edge_weight: Tensor | None = None,
         covariates: Tensor | None = None,
     ) -> Tensor:
-        h = with_time_features(x, covariates, self.num_covariates)
-        for layer in self.layers:
-            h = layer(h)
-        out: Tensor = self.head(h, x)
+        # node-major [N, L, B, C] through all layers (node_adaptive_gru), one graph S
+        h: Tensor | None = with_time_features(x, covariates, self.num_covariates)
+        assert h is not None
+        h, s = h.permute(2, 1, 0, 3), self.adjacency()
+        for j, layer in enumerate(self.layers):
+            assert h is not None
+            keep = j < len(self.layers) - 1
+            h, last = node_adaptive_gru(h, layer.cell, s, keep)  # type: ignore[arg-type]
+        out: Tensor = self.head(last.transpose(0, 1).unsqueeze(1), x)
         return out
