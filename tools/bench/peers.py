@@ -41,16 +41,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's stgraph
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from efficiency import matmul_peak
 from peer_models import Ctx, fit, n_params, peers, stub_torch_sparse, versions
+from peer_report import RESULTS, table, write
 
 from stgraph.models import ModelSpec, build_model, list_models
 
-RESULTS = Path(__file__).resolve().parent / "results" / "performance.md"
-SECTION = "## Training throughput against the peers"
 ARCHS = ["dcrnn", "graph-wavenet", "tgcn", "a3tgcn", "stgcn", "agcrn", "astgcn", "gman"]
 BATCH = {207: 32, 2000: 8}
 
@@ -131,6 +132,15 @@ def contenders(
     return out
 
 
+def step_flops(step: Callable[[], None]) -> float:
+    """Dense FLOPs of one training step as torch's ``FlopCounterMode`` counts them (matmul,
+    convolution, attention products, forward + backward; element-wise work, the optimizer
+    and torch_sparse's products are not counted)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
+
+
 def bench(arch: str, c: Ctx, args: argparse.Namespace) -> list[dict]:
     """Interleaved training steps of stgraph and its peers for one architecture: after the
     warm-up, one step of each model per round; a model whose warm-up step is slow gets as
@@ -175,37 +185,10 @@ def bench(arch: str, c: Ctx, args: argparse.Namespace) -> list[dict]:
         ms = statistics.median(times[label]) * 1e3
         row = dict(n=c.n, arch=arch, lib=label, params=n_params(m), note=note, ms=ms)
         row.update(sps=c.batch / ms * 1e3, reps=len(times[label]))
+        row["gflop"] = step_flops(steps[label]) / 1e9
         rows.append(row)
         print(f"  {arch:<14}{label:<8}{row['params']:>10,}{ms:>10.0f} ms  {row['sps']:>7.1f}/s")
     return rows
-
-
-def table(rows: list[dict]) -> str:
-    """Markdown: one row per (N, arch, library); ``stgraph x`` is stgraph's samples/s over
-    the row's (above 1: stgraph faster), ``vs fastest peer`` over the best peer's."""
-    head = "| N | arch | library | params | size | ms/step (n) | samples/s | stgraph x "
-    head += "| vs fastest peer |"
-    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
-    groups: dict[tuple[int, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["n"], r["arch"]), []).append(r)
-    for (n, arch), rs in groups.items():
-        base = next((r for r in rs if r["lib"] == "stgraph" and "error" not in r), None)
-        peer = [r for r in rs if r["lib"] != "stgraph" and "error" not in r]
-        best = max((r["sps"] for r in peer), default=None)
-        for r in rs:
-            if "error" in r:
-                lines.append(f"| {n} | {arch} | {r['lib']} | {r['params']:,} | {r['note']} | ")
-                lines[-1] += f"{r['error']} | | | |"
-                continue
-            ratio = "" if base is None or r is base else f"{base['sps'] / r['sps']:.2f}"
-            vs = f"{base['sps'] / best:.2f}" if r is base and best else ""
-            mem = f" ({r['rss']:.0f} MB)" if "rss" in r else ""
-            lines.append(
-                f"| {n} | {arch} | {r['lib']} | {r['params']:,} | {r['note']} | {r['ms']:.0f} "
-                f"({r['reps']}){mem} | {r['sps']:.1f} | {ratio} | {vs} |"
-            )
-    return "\n".join(lines)
 
 
 def numerics(c: Ctx) -> str:
@@ -268,50 +251,6 @@ def profile(arch: str, c: Ctx) -> None:
         print(p.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
-def preamble(check: str) -> str:
-    """What every run block below shares: the protocol, the peers' configurations."""
-    cfg = "\n".join(f"- **{p.lib} {p.arch}** ({p.knob}): {p.config}. Differs: {p.differs}."
-                    for p in peers())  # fmt: skip
-    return (
-        f"{SECTION}\n\n"
-        "`tools/bench/peers.py` (peers built by `tools/bench/install_peers.sh` into "
-        "`.bench-venv`; never run by CI). One step = forward + MAE loss + backward + AdamW on "
-        "random data, L=12 -> H=12, F=2, interleaved in one process (stgraph, peer A, peer B, "
-        "stgraph, ...) after warm-up; `ms/step` is the median of the `n` timed steps. "
-        "`stgraph x` = stgraph's samples/s over that peer's (above 1: stgraph is faster); "
-        "`vs fastest peer` (stgraph's row) over the best peer's. Each peer's size knob is set so "
-        "its parameter count is closest to stgraph's registered model (defaults; no covariates "
-        "except GMAN, which both sides feed the calendar). `OMP_WAIT_POLICY=PASSIVE` matters on "
-        "a shared machine: with OpenMP's spinning default a contended run took 220-430 s per "
-        "PGT STGCN step (4.6 s passive) and 40 s per stgraph DCRNN step (7-10 s).\n\n"
-        f"Diffusion normalisation (DCRNN), checked numerically on the METR-LA graph: {check}. "
-        "stgraph divides an edge weight by its source's out-degree (D_O^-1 W, the paper's "
-        "forward walk; PGT the same), tsl by its target's in-degree (a mean over in-neighbours); "
-        "same cost.\n\nPeer configurations (fastest supported form of each; where one says "
-        "SparseTensor, a block run with `--adjacency edge_index` passed the COO pair):\n\n"
-        + cfg
-        + "\n"
-    )
-
-
-def write(check: str, block: str) -> None:
-    """Replace this section's preamble and the run block with the same heading (other runs'
-    blocks, e.g. the other graph size, stay)."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Performance\n"
-    start = old.find(SECTION)
-    end = -1 if start < 0 else old.find("\n## ", start + len(SECTION))
-    body = "" if start < 0 else old[start : None if end < 0 else end]
-    head = block.split("\n", 1)[0]
-    runs = [r for r in ("\n" + body).split("\n### ")[1:] if not ("### " + r).startswith(head)]
-    section = preamble(check) + "".join("\n### " + r.rstrip() + "\n" for r in runs)
-    section += "\n" + block
-    if start < 0:
-        new = old.rstrip() + "\n\n" + section
-    else:
-        new = old[:start] + section + ("" if end < 0 else old[end:])
-    RESULTS.write_text(new.rstrip() + "\n")
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--archs", nargs="*", default=ARCHS)
@@ -353,6 +292,7 @@ def main() -> None:
     archs = [a for a in args.archs if a in registered]
     missing = sorted(set(args.archs) - registered)
     before, t0, rows, graphs = load(), time.time(), [], []
+    peaks = [matmul_peak()[0]]
     check = numerics(ctx(207, args)[0])
     print(f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, {args.threads} threads; {versions()}")
     for n in args.nodes:
@@ -366,7 +306,7 @@ def main() -> None:
             rss = memory(args, r["n"], r["arch"], r["lib"])
             if rss is not None:
                 r["rss"] = rss
-    after = load()
+    after, peak = load(), max([*peaks, matmul_peak()[0]])
     cmd = ".bench-venv/bin/python tools/bench/peers.py " + " ".join(sys.argv[1:])
     notes = [
         f"`{cmd}` — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
@@ -378,6 +318,8 @@ def main() -> None:
         f"steps would exceed {args.budget:.0f} s; {args.warmup} warm-up step(s) each (one "
         "for a model slower than that); "
         f"peer adjacency input: {args.adjacency}. " + "; ".join(graphs) + ".",
+        f"fp32 matmul peak measured in this run (`efficiency.matmul_peak`, best of the start "
+        f"and the end): {peak:.0f} GFLOP/s.",
     ]
     if args.memory:
         notes.append("In brackets: peak RSS of a fresh process building the model, 3 steps.")
@@ -385,7 +327,7 @@ def main() -> None:
         notes.append(f"Not registered in stgraph (skipped): {', '.join(missing)}.")
     sizes = "+".join(str(n) for n in args.nodes)
     block = f"### N={sizes}: {', '.join(archs)}\n\n" + "\n\n".join(notes) + "\n\n"
-    block += table(rows) + "\n"
+    block += table(rows, peak) + "\n"
     print("\n" + block)
     if args.write:
         write(check, block)
