@@ -135,9 +135,18 @@ def contenders(
 def step_flops(step: Callable[[], None]) -> float:
     """Dense FLOPs of one training step as torch's ``FlopCounterMode`` counts them (matmul,
     convolution, attention products, forward + backward; element-wise work, the optimizer
-    and torch_sparse's products are not counted)."""
-    with FlopCounterMode(display=False) as counter:
-        step()
+    and torch_sparse's products are not counted). stgraph's node-major DCGRU path does its
+    GEMMs in place (``out=`` / ``addmm_``), which the counter misses, so stgraph models are
+    counted on the generic layer path: the same maths."""
+    from stgraph.nn import DiffusionConv
+
+    fast = DiffusionConv.supports_node_major
+    DiffusionConv.supports_node_major = lambda self, w: False  # type: ignore[method-assign]
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step()
+    finally:
+        DiffusionConv.supports_node_major = fast  # type: ignore[method-assign]
     return float(counter.get_total_flops())
 
 
