@@ -32,6 +32,10 @@ _FLAGS = {
     "lr": ("train", "lr"),
     "patience": ("train", "patience"),
     "max_batches": ("train", "max_batches"),
+    "node_batch": ("train", "node_batch"),
+    "node_partition": ("train", "node_partition"),
+    "halo_hops": ("train", "halo_hops"),
+    "eval_full_graph": ("train", "eval_full_graph"),
 }
 
 
@@ -84,6 +88,28 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int)
     t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
     t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")
+    t.add_argument(
+        "--node-batch",
+        type=int,
+        metavar="NODES",
+        help="train on node subgraphs of this many nodes plus their halo (default: full graph)",
+    )
+    t.add_argument(
+        "--node-partition",
+        help="node batches: partition (balanced spectral parts, default) or random",
+    )
+    t.add_argument(
+        "--halo-hops",
+        type=int,
+        metavar="K",
+        help="halo of each node batch in hops (default: the model's receptive field, else 2)",
+    )
+    t.add_argument(
+        "--eval-full-graph",
+        action="store_const",
+        const=True,
+        help="with --node-batch, evaluate on the full graph instead of part by part",
+    )
     t.add_argument(
         "--seasonal-periods",
         type=int,

@@ -23,6 +23,7 @@ from torch import nn
 from stgraph._atomic import atomic_write_text
 from stgraph.data.io.cards import card_protocol
 from stgraph.data.protocol import Protocol
+from stgraph.engine.nodebatch import NODE_PARTITIONS, node_batching_error
 from stgraph.models import check_hparams, get_model
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -63,7 +64,11 @@ class TrainConfig:
             :math:`\epsilon_i = \tau / (\tau + \exp(i / \tau))`, else its own prediction
             (DCRNN used :math:`\tau = 2000`). ``0`` = off; only for models whose ``forward``
             takes ``targets``.
-        seed: seed of weights, shuffling and dropout.
+        node_batch: nodes per training step, each with its halo (``None`` = full graph).
+        node_partition: ``"partition"`` (spectral parts, small halos) or ``"random"``.
+        halo_hops: halo hops (``None`` = the model's ``receptive_field``, else 2).
+        eval_full_graph: with ``node_batch``, evaluate on the full graph, not part by part.
+        seed: seed of weights, shuffling, dropout and the node partition.
         progress: show a tqdm bar.
     """
 
@@ -79,6 +84,10 @@ class TrainConfig:
     max_batches: int | None = None
     time_budget: float | None = None
     teacher_forcing_decay: float = 0.0
+    node_batch: int | None = None
+    node_partition: str = "partition"
+    halo_hops: int | None = None
+    eval_full_graph: bool = False
     seed: int = 0
     progress: bool = True
 
@@ -94,8 +103,9 @@ class TrainConfig:
         ints = {"epochs": 1, "batch_size": 1, "warmup_epochs": 0, "patience": 1, "seed": 0}
         for name, low in ints.items():
             _check_int(f"train.{name}", getattr(self, name), low)
-        if self.max_batches is not None:
-            _check_int("train.max_batches", self.max_batches, 1)
+        for name, low in (("max_batches", 1), ("node_batch", 1), ("halo_hops", 0)):
+            if getattr(self, name) is not None:
+                _check_int(f"train.{name}", getattr(self, name), low)
         if self.time_budget is not None and (
             isinstance(self.time_budget, bool)
             or not isinstance(self.time_budget, int | float)
@@ -111,10 +121,10 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"train.{name} must be finite and >= 0, got {value!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train.schedule {self.schedule!r} is not one of {SCHEDULES}")
-        if self.loss not in LOSS_NAMES:
-            raise ConfigError(f"train.loss {self.loss!r} is not one of {LOSS_NAMES}")
+        choices = {"schedule": SCHEDULES, "loss": LOSS_NAMES, "node_partition": NODE_PARTITIONS}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"train.{name} {getattr(self, name)!r} is not one of {valid}")
 
     def teacher_forcing(self, step: int) -> float:
         r"""Probability :math:`\epsilon_i = \tau / (\tau + \exp(i / \tau))` of feeding the
@@ -230,6 +240,9 @@ class RunConfig:
                 f"train.teacher_forcing_decay: model {self.model!r} has no decoder to feed "
                 "targets to (its forward takes no `targets`); leave it at 0"
             )
+        refusal = node_batching_error(self.model, get_model(self.model).cls)
+        if self.train.node_batch is not None and refusal:
+            raise ConfigError(refusal)
         proto = self.protocol or Protocol(self.dataset)
         proto = dataclasses.replace(proto, dataset=self.dataset, seed=self.seed)
         object.__setattr__(self, "protocol", proto)

@@ -26,11 +26,13 @@ from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.evaluation import evaluate_methods
+from stgraph.engine.nodebatch import NodeBatcher, check_node_batching, core_only, slice_nodes
 from stgraph.engine.rundir import load_checkpoint, read_json
 from stgraph.engine.seed import seed_everything
 from stgraph.graph import SensorGraph
 from stgraph.graph.builders.lattice import lattice_positions
-from stgraph.models import ModelSpec, build_model, check_pairing
+from stgraph.graph.partition import Halo
+from stgraph.models import ModelSpec, build_model, check_pairing, get_model
 
 FORMAT = 1
 T = TypeVar("T")
@@ -116,6 +118,7 @@ class Forecaster:
         self.model, self.protocol, self.graph, self.config = model, protocol, graph, config
         self.signature, self.spec = signature, spec
         self.scaler = protocol.get_scaler()
+        self.node_batcher = NodeBatcher.for_config(graph, config.train, model)
         self.device = torch.device("cpu")
         self.to(device)
 
@@ -151,6 +154,9 @@ class Forecaster:
                 temporal_edges=data.temporal_edges is not None,
                 lattice=_is_lattice(data.graph),
             )
+            if config.train.node_batch is not None:
+                edges = data.temporal_edges is not None
+                check_node_batching(config.model, get_model(config.model).cls, edges)
         except ValueError as e:
             raise ConfigError(f"{data.name}: {e}") from None
         seed_everything(config.seed)
@@ -170,6 +176,8 @@ class Forecaster:
             raise ConfigError(f"device {device!r} is not available here ({e})") from None
         self._ei = self.graph.edge_index.to(self.device)
         self._ew = self.graph.edge_weight.to(self.device)
+        if self.node_batcher is not None:
+            self.node_batcher.to(self.device)
         return self
 
     def fit(
@@ -208,7 +216,11 @@ class Forecaster:
 
     # ------------------------------------------------------------------ calling the model
     def forward(
-        self, batch: Batch, targets: Tensor | None = None, teacher_forcing: float = 0.0
+        self,
+        batch: Batch,
+        targets: Tensor | None = None,
+        teacher_forcing: float = 0.0,
+        graph: Halo | None = None,
     ) -> Tensor:
         """Model output in scaled units, in the model's current mode (train or eval).
 
@@ -220,18 +232,26 @@ class Forecaster:
             targets: scaled targets with ``NaN`` where missing, for scheduled sampling
                 (passed only to models whose ``forward`` takes ``targets``).
             teacher_forcing: probability of feeding a decoder the true previous target.
+            graph: a node batch's halo: the model runs on its ``M`` nodes and edges only.
 
         Shapes:
             targets: [B, H, N, F]
-            output: [B, H, N, F_out] on the forecaster's device
+            output: [B, H, N, F_out] (or [B, H, M, F_out]) on the forecaster's device
         """
         batch = batch.to(self.device)
         x = model_inputs(batch, self.scaler)
+        cov, ei = batch.covariates, self._ei
+        ew: Tensor | None = self._ew
+        if graph is not None:
+            graph = graph.to(self.device)
+            x, cov = (slice_nodes(t, graph.nodes) for t in (x, cov))
+            targets = None if targets is None else slice_nodes(targets, graph.nodes)
+            ei, ew = graph.edge_index, graph.edge_weight
         extra: dict[str, Any] = {}
         if targets is not None and teacher_forcing > 0:
             extra = {"targets": targets, "teacher_forcing": teacher_forcing}
-        if batch.edge_index is None:
-            return self.model(x, self._ei, self._ew, batch.covariates, **extra)
+        if batch.edge_index is None or graph is not None:
+            return self.model(x, ei, ew, cov, **extra)
         outs = []
         for b in range(len(batch)):
             ei, ew = batch.window_edges(b)
@@ -239,27 +259,36 @@ class Forecaster:
             outs.append(self.model(x[b : b + 1], ei, ew, batch.covariates[b : b + 1], **one))
         return torch.cat(outs, 0)
 
-    def loss(self, batch: Batch, loss_fn: Any, teacher_forcing: float = 0.0) -> Tensor:
+    def loss(
+        self, batch: Batch, loss_fn: Any, teacher_forcing: float = 0.0, graph: Halo | None = None
+    ) -> Tensor:
         """Training loss of one batch: ``loss_fn(output, scaled target, mask)``; with
         ``teacher_forcing > 0`` the model's decoder is fed the true previous target with that
-        probability (scheduled sampling)."""
+        probability (scheduled sampling). With a node batch's ``graph`` the model runs on its
+        halo and the loss covers the batch's own (core) nodes only."""
         y = self.scaler.transform(batch.y.to(self.device))
         mask = batch.y_mask.to(self.device)
         targets = torch.where(mask, y, torch.full((), float("nan"))) if teacher_forcing else None
-        out = self.forward(batch, targets, teacher_forcing)
+        out = self.forward(batch, targets, teacher_forcing, graph)
+        if graph is not None:
+            out, y, mask = core_only(graph, out, y, mask)
         return loss_fn(out, y, mask)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Tensor:
-        """Forecast in original units, in eval mode (the previous mode is restored).
+        """Forecast in original units, in eval mode (the previous mode is restored); a
+        node-batched run predicts part by part (see :mod:`stgraph.engine.nodebatch`).
 
         Shapes:
             output: [B, H, N, F_out] on the CPU
         """
         was_training = self.model.training
         self.model.eval()
+        nb = None if self.config.train.eval_full_graph else self.node_batcher
         try:
-            return self.scaler.inverse_transform(self.forward(batch).cpu())
+            part = lambda halo: self.forward(batch, graph=halo)  # noqa: E731
+            out = self.forward(batch) if nb is None else nb.assemble(part, batch.x)
+            return self.scaler.inverse_transform(out.cpu())
         finally:
             self.model.train(was_training)
 

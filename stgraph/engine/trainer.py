@@ -18,11 +18,13 @@ from stgraph._threads import refresh_threads
 from stgraph.data.protocol import Protocol as DataProtocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
-from stgraph.engine.config import TrainConfig, config_dict
+from stgraph.engine.config import ConfigError, TrainConfig, config_dict
 from stgraph.engine.evaluation import evaluate_forecaster
 from stgraph.engine.metrics import LOSSES
+from stgraph.engine.nodebatch import trainer_batcher
 from stgraph.engine.rundir import load_checkpoint
 from stgraph.engine.seed import seed_everything
+from stgraph.graph.partition import Halo
 
 
 class Trainable(Protocol):
@@ -38,9 +40,11 @@ class Trainable(Protocol):
         batch: Batch,
         loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor],
         teacher_forcing: float = 0.0,
+        graph: Halo | None = None,
     ) -> Tensor:
         """Training loss of one batch (model in train mode); ``teacher_forcing`` is the
-        scheduled-sampling probability of this step."""
+        scheduled-sampling probability of this step; with a node batch's ``graph``, the loss
+        of its core nodes, the model run on its halo."""
         ...
 
     def predict(self, batch: Batch) -> Tensor:
@@ -66,6 +70,10 @@ class Trainer:
     (everything needed to resume: weights, optimiser, epoch, RNG states, early-stopping state
     and history) and ``train.log`` (one line per finished epoch, rewritten from ``last.pt``
     on resume so a kill between the two writes never duplicates a line).
+
+    With ``config.node_batch`` every step also draws a node batch (see
+    :mod:`stgraph.engine.nodebatch`): the model runs on its halo subgraph and the loss
+    covers the batch's own nodes.
 
     A non-finite training loss stops the run at once with :class:`TrainingError`; so does a
     run in which no epoch reaches a finite validation MAE (there is no best model to keep).
@@ -101,6 +109,10 @@ class Trainer:
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.generator = torch.Generator().manual_seed(config.seed)
+        try:
+            self.node_batcher = trainer_batcher(forecaster, data, config)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         self.epoch = 0
         self.best_val = math.inf
         self.best_epoch = -1
@@ -170,11 +182,13 @@ class Trainer:
         )
         total, seen = 0.0, 0
         batches = self.train_windows.loader(cfg.batch_size, shuffle=True, generator=self.generator)
+        nodes = self.node_batcher.stream(self.generator) if self.node_batcher else None
         for i, batch in enumerate(batches):
             if i >= n_batches:
                 break
             step = self.epoch * n_batches + i
-            loss = self.forecaster.loss(batch, loss_fn, cfg.teacher_forcing(step))
+            node_batch = {} if nodes is None else {"graph": next(nodes)}  # full-graph: as before
+            loss = self.forecaster.loss(batch, loss_fn, cfg.teacher_forcing(step), **node_batch)
             if not torch.isfinite(loss):
                 bar.close()
                 raise TrainingError(

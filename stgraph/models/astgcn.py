@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.models.common import HorizonHead, covariate_width, with_time_features
-from stgraph.models.registry import register_model
+from stgraph.models.registry import Capabilities, register_model
 from stgraph.models.stid import require_lookback
 from stgraph.nn import graph_operator
 
@@ -217,6 +217,10 @@ class ASTGCN(nn.Module):
         edge_index: [2, E], edge_weight: [E] (raw, symmetric graph expected)
         output: [B, H, N, out_channels]
     """
+
+    capabilities = Capabilities(
+        whole_graph="it attends over all N nodes with [N, N] spatial-attention weights"
+    )
 
     def __init__(
         self,

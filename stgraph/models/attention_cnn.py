@@ -7,7 +7,7 @@ import itertools
 from torch import Tensor, nn
 
 from stgraph.models.common import covariate_width, with_time_features
-from stgraph.models.registry import register_model
+from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import AttentionCNN
 
 
@@ -40,6 +40,10 @@ class AttentionCNNForecaster(nn.Module):
         x: [B, L, N, in_channels]; covariates: [B, L + H, 1 or N, C] or ``None``
         output: [B, H, N, out_channels]
     """
+
+    capabilities = Capabilities(
+        whole_graph="its channel attention pools every channel over all N nodes"
+    )
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgraph.models.registry import register_model
+from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import (
     CalendarEmbedding,
     FeedForward,
@@ -71,6 +71,8 @@ class GCNTransformer(nn.Module):
         edge_index: [2, E], edge_weight: [E]
         output: [B, H, N, out_channels]
     """
+
+    capabilities = Capabilities(whole_graph="it has a learned embedding per node ([N, dim])")
 
     def __init__(
         self,

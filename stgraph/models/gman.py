@@ -204,7 +204,11 @@ class GMAN(nn.Module):
         output: [B, H, N, out_channels]
     """
 
-    capabilities = Capabilities(time_varying_edges=False)
+    capabilities = Capabilities(
+        time_varying_edges=False,
+        whole_graph="its spatial embedding is the Laplacian eigenmap of the whole graph and "
+        "it attends over all N nodes",
+    )
 
     def __init__(
         self,

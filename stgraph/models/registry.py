@@ -54,6 +54,9 @@ class Capabilities:
         adaptive_graph: learns an adjacency from node embeddings (tied to the training nodes).
         grid_only: needs nodes on a lattice (a grid CNN).
         uses_covariates: reads the calendar / exogenous covariates.
+        whole_graph: why the model needs all nodes at once (per-node parameters, operations
+            over every node), which rules out node-subgraph batching; empty when its output
+            at a node depends only on a neighbourhood, so it runs on any induced subgraph.
     """
 
     uses_graph: bool = True
@@ -62,6 +65,23 @@ class Capabilities:
     adaptive_graph: bool = False
     grid_only: bool = False
     uses_covariates: bool = True
+    whole_graph: str = ""
+
+    def node_batching_refusal(self) -> str:
+        """Why the model cannot train on node subgraphs (``""`` when it can); an adaptive
+        graph or a grid model needs all nodes even without saying so in ``whole_graph``."""
+        if self.whole_graph:
+            return self.whole_graph
+        if self.adaptive_graph:
+            return "it learns an adjacency over all N training nodes (node embeddings)"
+        if self.grid_only:
+            return "it convolves over the whole grid with per-cell weights"
+        return ""
+
+    @property
+    def supports_node_batching(self) -> bool:
+        """Whether node-subgraph batching applies (see :meth:`node_batching_refusal`)."""
+        return not self.node_batching_refusal()
 
     def flags(self) -> list[str]:
         """Short labels of the notable capabilities, for listings."""

@@ -107,7 +107,12 @@ class STAEformer(nn.Module):
         output: [B, H, N, out_channels]
     """
 
-    capabilities = Capabilities(uses_graph=False, uses_edge_weights=False)
+    capabilities = Capabilities(
+        uses_graph=False,
+        uses_edge_weights=False,
+        whole_graph="it has an adaptive embedding per node ([L, N, d]) and attends over all "
+        "N nodes",
+    )
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models.common import HorizonHead, covariate_width, with_time_features
-from stgraph.models.registry import register_model
+from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import ChebConv, GatedTemporalConv
 
 
@@ -157,6 +157,10 @@ class STGCN(nn.Module):
         edge_index: [2, E], edge_weight: [E]
         output: [B, H, N, out_channels]
     """
+
+    capabilities = Capabilities(
+        whole_graph="its layer norms normalise over [N, C], all nodes together"
+    )
 
     def __init__(
         self,

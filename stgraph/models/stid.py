@@ -125,7 +125,11 @@ class STID(nn.Module):
         output: [B, H, N, out_channels]
     """
 
-    capabilities = Capabilities(uses_graph=False, uses_edge_weights=False)
+    capabilities = Capabilities(
+        uses_graph=False,
+        uses_edge_weights=False,
+        whole_graph="it has a learned identity per node ([N, dim])",
+    )
 
     def __init__(
         self,
