@@ -83,3 +83,28 @@ def test_auto_layout_rule():
     assert choose_layout(207, 207 * 91, columns=4096) == "dense"  # dense 2.9x faster
     assert choose_layout(100, 100 * 21, columns=4096) == "dense"  # dense 1.6x faster
     assert choose_layout(300, 300 * 21, columns=4096) == "sparse"  # CSR 1.9x faster
+
+
+@pytest.mark.parametrize("with_add", [False, True])
+def test_large_dense_product_is_one_gemm_with_the_same_values_and_gradients(with_add):
+    """From DENSE_GEMM_NODES nodes a dense product runs as one node-major GEMM: the same
+    values and gradients (learned matrix, input, addition) as the explicit product."""
+    from stgraph.nn.ops.propagate import DENSE_GEMM_NODES
+
+    n = DENSE_GEMM_NODES + 3
+    g = torch.Generator().manual_seed(0)
+    m = torch.rand(n, n, generator=g, dtype=torch.float64).requires_grad_()
+    x = torch.randn(2, 3, n, 4, generator=g, dtype=torch.float64).requires_grad_()
+    add = torch.randn(2, 3, n, 4, generator=g, dtype=torch.float64).requires_grad_()
+    op = GraphOperator.from_dense(m)
+    out = op(x, add if with_add else None, alpha=0.5)
+    ref = 0.5 * torch.einsum("ij,btjf->btif", m, x) + (add if with_add else 0)
+    assert torch.allclose(out, ref, atol=1e-12)
+    w = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    inputs = [m, x, add] if with_add else [m, x]
+    for a, b in zip(
+        torch.autograd.grad((out * w).sum(), inputs),
+        torch.autograd.grad((ref * w).sum(), inputs),
+        strict=True,
+    ):
+        assert torch.allclose(a, b, atol=1e-10)

@@ -104,15 +104,30 @@ def _sparse_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float)
     return out.reshape(x.shape)
 
 
+DENSE_GEMM_NODES = 256
+"""From this many nodes a dense product is one GEMM on the node-major ``[N, B' F]`` matrix
+instead of a batched GEMM with the matrix broadcast over the ``B'`` folded leading dims: the
+batched form reads the ``N x N`` matrix once per slice (memory-bound once it outgrows the
+cache), and a learned matrix's gradient is then a ``[B', N, N]`` tensor summed over ``B'``.
+Measured forward + backward with a learned matrix, F = 32, 1 thread: N = 2,000, B' = 96:
+3.12 s -> 1.12 s; N = 300: 2x; N = 207: 0.085 s (batched) vs 0.094 s."""
+
+
 def _dense_product(matrix: Tensor, x: Tensor, add: Tensor | None, alpha: float) -> Tensor:
-    """``alpha * matrix @ x + add`` as one batched GEMM over the folded leading dims, the
-    addition fused (``baddbmm``).
+    """``alpha * matrix @ x + add``: below :data:`DENSE_GEMM_NODES` one batched GEMM over
+    the folded leading dims with the addition fused (``baddbmm``), from there one GEMM on
+    the node-major input (one copy in, the addition fused into the copy out).
 
     Shapes:
         matrix: [N, N]; x, add: [..., N, F] -> [..., N, F]
     """
     n, f = x.shape[-2], x.shape[-1]
     x3 = x.reshape(-1, n, f)
+    if n >= DENSE_GEMM_NODES and x3.shape[0] > 1:
+        y = (matrix @ nodes_first(x3)).view(n, x3.shape[0], f).transpose(0, 1)
+        if add is not None:
+            return torch.add(add.reshape(x3.shape), y, alpha=alpha).reshape(x.shape)
+        return (y * alpha if alpha != 1.0 else y.contiguous()).reshape(x.shape)
     p3 = matrix.expand(x3.shape[0], n, n)
     if add is None:
         out = torch.bmm(p3, x3)
