@@ -4,6 +4,9 @@ from stgraph.data.frames import from_long_dataframe, from_wide_dataframe, to_reg
 from stgraph.data.io import loaders  # noqa: F401  (registration)
 from stgraph.data.io.download import download_dataset, download_file
 from stgraph.data.io.registry import get_dataset, list_datasets, load_dataset, register_dataset
+from stgraph.data.ondisk import SeriesMeta, open_series, register_series
+from stgraph.data.ondisk_csv import convert_long_csv, convert_wide_csv
+from stgraph.data.ondisk_write import SeriesWriter, write_series
 from stgraph.data.protocol import OutlierWarning, Protocol
 from stgraph.data.scalers import make_scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
@@ -15,12 +18,16 @@ __all__ = [
     "Batch",
     "OutlierWarning",
     "Protocol",
+    "SeriesMeta",
+    "SeriesWriter",
     "SpatioTemporalData",
     "SplitBounds",
     "TemporalEdges",
     "WindowDataset",
     "bounds_from_dates",
     "bounds_from_fractions",
+    "convert_long_csv",
+    "convert_wide_csv",
     "download_dataset",
     "download_file",
     "from_long_dataframe",
@@ -29,7 +36,10 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_scaler",
+    "open_series",
     "register_dataset",
+    "register_series",
     "to_regular_grid",
     "window_starts",
+    "write_series",
 ]

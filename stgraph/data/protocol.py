@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from stgraph._atomic import atomic_write_text
 from stgraph.data.calendar import SLOT_SCHEMES, default_slots, seasonal_periods
+from stgraph.data.chunks import chunk_rows, order_statistics, quantiles, time_chunks
 from stgraph.data.scalers import Scaler, make_scaler, scaler_from_state
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.splits import SplitBounds, bounds_from_dates, bounds_from_fractions, window_starts
@@ -38,27 +39,63 @@ class OutlierWarning(UserWarning):
     """Observed training values that look like fill values (see :func:`find_outliers`)."""
 
 
+#: per feature: (median, spread, minimum, maximum) of the observed values, or None (none)
+_Bounds = list[tuple[float, float, float, float] | None]
+
+
+def _outlier_bounds(values: torch.Tensor, mask: torch.Tensor) -> _Bounds:
+    """Per feature, the median, spread (see :func:`find_outliers`), minimum and maximum of
+    the observed values (exact quantiles in time chunks)."""
+    out: _Bounds = []
+    for qs in quantiles(values, mask, [0.0, 0.001, 0.01, 0.5, 0.99, 0.999, 1.0]):
+        if qs is None:
+            out.append(None)
+            continue
+        least, lo, lo2, med, hi2, hi, most = (float(q) for q in qs)
+        out.append((med, (hi2 - lo2) or (hi - lo), least, most))
+    return out
+
+
+def _may_have_outliers(bounds: _Bounds) -> bool:
+    """Whether any observed value can be an outlier, judged from the extremes alone."""
+    for b in bounds:
+        if b is None:
+            continue
+        med, spread, least, most = b
+        if max(-least, most) > OUTLIER_ABS:
+            return True
+        if spread > 0 and max(med - least, most - med) > OUTLIER_SPREADS * spread:
+            return True
+    return False
+
+
+def _outlier_chunks(
+    values: torch.Tensor, mask: torch.Tensor, bounds: _Bounds
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """``(start, values chunk, outliers of the chunk)`` over time chunks (see
+    :func:`find_outliers`)."""
+    for a, (v, m) in time_chunks(values, mask, rows=chunk_rows(values) // 4 or 1):
+        out = m & (v.abs() > OUTLIER_ABS)
+        for f, b in enumerate(bounds):
+            if b is not None and b[1] > 0:
+                far = (v[..., f].double() - b[0]).abs() > OUTLIER_SPREADS * b[1]
+                out[..., f] |= m[..., f] & far
+        yield a, v, out
+
+
 def find_outliers(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Observed entries far from their feature's bulk: more than ``OUTLIER_SPREADS`` times
     the spread from the feature's median (pooled over time and nodes), or with magnitude
     above ``OUTLIER_ABS``. The spread is the width of the central 98% of the observed values
     (of the central 99.8% when that is 0, e.g. rain that is mostly 0): robust to up to 1% of
     fill values, and wide enough that heavy but real tails (storms, rush hours) pass.
+    Quantiles are exact (as ``np.quantile``) and computed in time chunks.
 
     Shapes:
         values, mask: [T, N, F] -> output: [T, N, F] bool
     """
-    out = mask & (values.abs() > OUTLIER_ABS)
-    for f in range(values.shape[-1]):
-        x = values[..., f][mask[..., f]].double().numpy()
-        if x.size == 0:
-            continue
-        lo, lo2, med, hi2, hi = np.quantile(x, [0.001, 0.01, 0.5, 0.99, 0.999])
-        spread = (hi2 - lo2) or (hi - lo)
-        if spread > 0:
-            far = (values[..., f].double() - med).abs() > OUTLIER_SPREADS * spread
-            out[..., f] |= mask[..., f] & far
-    return out
+    bounds = _outlier_bounds(values, mask)
+    return torch.cat([far for _, _, far in _outlier_chunks(values, mask, bounds)])
 
 
 @dataclass(frozen=True)
@@ -218,18 +255,34 @@ class Protocol:
 
 
 def _warn_outliers(data: SpatioTemporalData, values: torch.Tensor, mask: torch.Tensor) -> None:
-    """Warn (:class:`OutlierWarning`) naming the largest training outlier, if any."""
-    far = find_outliers(values, mask)
-    if not bool(far.any()):
+    """Warn (:class:`OutlierWarning`) naming the largest training outlier, if any (one pass
+    over time chunks; nothing of size ``T`` is kept)."""
+    bounds = _outlier_bounds(values, mask)
+    if not _may_have_outliers(bounds):
         return
-    idx = torch.nonzero(far)
-    worst = idx[values[far].abs().argmax()].tolist()
+    count, worst, worst_abs = 0, (0, 0, 0), -1.0
+    for a, v, far in _outlier_chunks(values, mask, bounds):
+        k = int(far.sum())
+        if k == 0:
+            continue
+        count += k
+        idx = torch.nonzero(far)
+        i = int(v[far].abs().argmax())
+        if float(v[far][i].abs()) > worst_abs:
+            worst_abs, (t, n, f) = float(v[far][i].abs()), idx[i].tolist()
+            worst = (a + t, n, f)
+    if count == 0:
+        return
     t, n, f = worst
+    per_feature: list[list[int]] = [[] for _ in range(values.shape[-1])]
+    total, _ = order_statistics(values, mask, per_feature)
+    per_feature[f] = [(int(total[f]) - 1) // 2]  # torch's median: the lower middle value
+    median = order_statistics(values, mask, per_feature)[1][f][0]
     warnings.warn(
-        f"{data.name}: {int(far.sum())} observed training value(s) look like fill values, "
+        f"{data.name}: {count} observed training value(s) look like fill values, "
         f"e.g. node {data.graph.node_ids[n]!r}, feature {data.feature_names[f]!r} at "
         f"{data.timestamps[t]}: {float(values[t, n, f]):.6g} (feature median "
-        f"{float(values[..., f][mask[..., f]].median()):.6g}); mask them "
+        f"{median:.6g}); mask them "
         "(mask=False) or they will dominate the scaler and the metrics",
         OutlierWarning,
         stacklevel=3,

@@ -2,18 +2,103 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from stgraph.data.chunks import chunk_rows, time_chunks
+
+_BIG = torch.finfo(torch.float64).max
+
+
+@dataclass(frozen=True)
+class MaskedSummary:
+    """Exact statistics of the observed entries per row (node, or all nodes pooled) and
+    feature: count, mean, sum of squared deviations ``m2``, minimum and maximum (float64).
+
+    Built one time chunk at a time (:meth:`of`) and merged exactly (:meth:`merge`, Chan et
+    al.'s pairwise update), so a fit over a long series keeps only ``[N, F]`` accumulators.
+    Rows without an observed value have count 0, mean 0, ``m2`` 0, ``lo = +MAX`` and
+    ``hi = -MAX`` (the largest float64).
+
+    Shapes:
+        count, mean, m2, lo, hi: [N or 1, F]
+    """
+
+    count: Tensor
+    mean: Tensor
+    m2: Tensor
+    lo: Tensor
+    hi: Tensor
+
+    @classmethod
+    def of(cls, values: Tensor, mask: Tensor) -> MaskedSummary:
+        """Per-node summary of one chunk.
+
+        Shapes:
+            values, mask: [t, N, F] -> [N, F] statistics
+        """
+        x, m = values.double(), mask.bool()
+        cnt = m.sum(0).double()
+        mean = (x * m).sum(0) / cnt.clamp_min(1)
+        m2 = (((x - mean) ** 2) * m).sum(0)
+        lo = torch.where(m, x, torch.full_like(x, _BIG)).amin(0)
+        hi = torch.where(m, x, torch.full_like(x, -_BIG)).amax(0)
+        return cls(cnt, mean, m2, lo, hi)
+
+    def merge(self, other: MaskedSummary) -> MaskedSummary:
+        """Summary of both parts' observed values together (same shape)."""
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        w = other.count / n.clamp_min(1)
+        mean = self.mean + delta * w
+        m2 = self.m2 + other.m2 + delta**2 * self.count * w
+        return MaskedSummary(
+            n, mean, m2, torch.minimum(self.lo, other.lo), torch.maximum(self.hi, other.hi)
+        )
+
+    def pooled(self) -> MaskedSummary:
+        """All rows merged into one (exact: the pooled mean and ``m2`` of every value).
+
+        Shapes:
+            [N, F] -> [1, F]
+        """
+        n = self.count.sum(0, keepdim=True)
+        mean = (self.count * self.mean).sum(0, keepdim=True) / n.clamp_min(1)
+        m2 = (self.m2 + self.count * (self.mean - mean) ** 2).sum(0, keepdim=True)
+        lo, hi = self.lo.amin(0, keepdim=True), self.hi.amax(0, keepdim=True)
+        return MaskedSummary(n, mean, m2, lo, hi)
+
+    @property
+    def std(self) -> Tensor:
+        """Population standard deviation (0 where nothing is observed)."""
+        return (self.m2 / self.count.clamp_min(1)).sqrt()
+
+    @classmethod
+    def over_time(cls, values: Tensor, mask: Tensor) -> MaskedSummary:
+        """Per-node summary of a whole series, accumulated over time chunks
+        (:func:`stgraph.data.chunks.time_chunks`).
+
+        Shapes:
+            values, mask: [T, N, F] -> [N, F] statistics
+        """
+        total: MaskedSummary | None = None
+        for _, (v, m) in time_chunks(values, mask, rows=chunk_rows(values) // 4 or 1):
+            part = cls.of(v, m)
+            total = part if total is None else total.merge(part)
+        if total is None:
+            raise ValueError("cannot summarise a series without time steps")
+        return total
+
 
 class Scaler:
     """Affine scaler ``z = (x - shift) / scale`` with statistics of shape ``[N or 1, F]``.
 
-    Subclasses define :meth:`_stats`. Statistics are computed from observed entries
-    (``mask == True``) of the values passed to :meth:`fit` — the training split only — so
-    values outside the training range can never move them.
+    Subclasses define :meth:`_stats` from a :class:`MaskedSummary`. Statistics are computed
+    from observed entries (``mask == True``) of the values passed to :meth:`fit` — the
+    training split only — so values outside the training range can never move them.
 
     Shapes:
         fit: values, mask [T, N, F]
@@ -27,23 +112,23 @@ class Scaler:
         self.shift: Tensor | None = None
         self.scale: Tensor | None = None
 
-    def _stats(self, x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    def _stats(self, s: MaskedSummary) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
     def fit(self, values: Tensor, mask: Tensor) -> Scaler:
-        """Estimate statistics from observed entries of ``values`` (float64 accumulation).
+        """Estimate statistics from observed entries of ``values`` (float64 accumulation over
+        time chunks: memory does not grow with ``T``).
 
         Nodes without any observed training value fall back to the global statistics
         (per-node scalers); a zero spread becomes 1.
         """
-        x, m = values.double(), mask.bool()
-        if not bool(m.any()):
+        node = MaskedSummary.over_time(values, mask)  # [N, F]
+        if not bool((node.count > 0).any()):
             raise ValueError("cannot fit a scaler: the training split has no observed value")
-        shift, scale = self._stats(x, m, (0, 1))  # global [F]
-        shift, scale = shift[None], scale[None]
+        shift, scale = self._stats(node.pooled())  # [1, F]
         if self.per_node:
-            node_shift, node_scale = self._stats(x, m, (0,))  # [N, F]
-            seen = m.any(0)
+            node_shift, node_scale = self._stats(node)
+            seen = node.count > 0
             shift = torch.where(seen, node_shift, shift)
             scale = torch.where(seen, node_scale, scale)
         scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
@@ -75,21 +160,13 @@ class Scaler:
         return f"{type(self).__name__}({fitted})"
 
 
-def _masked_moments(x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor]:
-    cnt = m.sum(dims).clamp_min(1).double()
-    mean = (x * m).sum(dims) / cnt
-    var = (((x - mean) ** 2) * m).sum(dims) / cnt
-    return mean, var.sqrt(), cnt
-
-
 class StandardScaler(Scaler):
     """z-score over all nodes: one mean and std per feature."""
 
     kind = "zscore"
 
-    def _stats(self, x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        mean, std, _ = _masked_moments(x, m, dims)
-        return mean, std
+    def _stats(self, s: MaskedSummary) -> tuple[Tensor, Tensor]:
+        return s.mean, s.std
 
 
 class NodeStandardScaler(StandardScaler):
@@ -104,11 +181,8 @@ class MinMaxScaler(Scaler):
 
     kind = "minmax"
 
-    def _stats(self, x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        big = torch.finfo(torch.float64).max
-        lo = torch.where(m, x, torch.full_like(x, big)).amin(dims)
-        hi = torch.where(m, x, torch.full_like(x, -big)).amax(dims)
-        return lo, hi - lo
+    def _stats(self, s: MaskedSummary) -> tuple[Tensor, Tensor]:
+        return s.lo, s.hi - s.lo
 
 
 class MaxScaler(Scaler):
@@ -116,10 +190,8 @@ class MaxScaler(Scaler):
 
     kind = "max"
 
-    def _stats(self, x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        big = torch.finfo(torch.float64).max
-        hi = torch.where(m, x, torch.full_like(x, -big)).amax(dims)
-        return torch.zeros_like(hi), hi
+    def _stats(self, s: MaskedSummary) -> tuple[Tensor, Tensor]:
+        return torch.zeros_like(s.hi), s.hi
 
 
 class IdentityScaler(Scaler):
@@ -127,9 +199,8 @@ class IdentityScaler(Scaler):
 
     kind = "none"
 
-    def _stats(self, x: Tensor, m: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-        z = x.new_zeros(x.shape[-1]) if len(dims) == 2 else x.new_zeros(x.shape[1:])
-        return z, torch.ones_like(z)
+    def _stats(self, s: MaskedSummary) -> tuple[Tensor, Tensor]:
+        return torch.zeros_like(s.mean), torch.ones_like(s.mean)
 
 
 SCALERS: dict[str, type[Scaler]] = {

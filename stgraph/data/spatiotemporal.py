@@ -19,6 +19,7 @@ from stgraph.data.calendar import (
     parse_freq,
     steps_per_day,
 )
+from stgraph.data.chunks import count_true, time_chunks
 from stgraph.data.temporal_edges import TemporalEdges
 from stgraph.graph import SensorGraph
 
@@ -26,6 +27,25 @@ from stgraph.graph import SensorGraph
 def _as_tensor(a: Any, dtype: torch.dtype) -> Tensor:
     t = a if isinstance(a, Tensor) else torch.from_numpy(np.ascontiguousarray(a))
     return t.to(dtype).contiguous()
+
+
+def _scan(values: Tensor, mask: Tensor | None) -> tuple[bool, bool]:
+    """``(observed, clean)`` in time chunks: every entry finite and unmasked; every entry
+    finite and 0 wherever masked (a clean series is used as given, without copies).
+
+    Shapes:
+        values, mask: [T, N, F]
+    """
+    observed = True
+    tensors = (values,) if mask is None else (values, mask)
+    for _, chunk in time_chunks(*tensors):
+        if not bool(torch.isfinite(chunk[0]).all()):
+            return False, False
+        if mask is not None and observed:
+            observed = bool(chunk[1].all())
+        if not observed and bool(((chunk[0] != 0) & ~chunk[1]).any()):
+            return False, False
+    return observed, True
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,9 +59,12 @@ class SpatioTemporalData:
     Missing values are encoded as ``values == 0`` with ``mask == False``; they are never
     filled silently. A fully observed float32 series is not copied (``values`` shares the
     given array's memory) and its ``mask`` is a read-only stride-0 view of one ``True``, so
-    the data holds about the bytes of the raw ``[T, N, F]`` array. Calendar covariates (time
-    of day, day of week) are derived from the timestamps unless ``covariates`` are given
-    explicitly.
+    the data holds about the bytes of the raw ``[T, N, F]`` array. A clean series (finite
+    float32 values, 0 wherever the given mask is ``False``) keeps the given values and mask
+    without copies either; the checks run over time chunks, so a memory-mapped series
+    (:func:`stgraph.data.open_series`) is never read into memory as a whole. Calendar
+    covariates (time of day, day of week) are derived from the timestamps unless
+    ``covariates`` are given explicitly.
 
     Args:
         values: observations; non-finite entries are treated as missing.
@@ -89,15 +112,20 @@ class SpatioTemporalData:
         v = _as_tensor(self.values, torch.float32)
         if v.dim() != 3:
             raise ValueError(f"{self.name}: values must be [T, N, F], got shape {tuple(v.shape)}")
-        finite = torch.isfinite(v)
-        m = finite if self.mask is None else _as_tensor(self.mask, torch.bool) & finite
-        if m.shape != v.shape:
-            raise ValueError(
-                f"{self.name}: mask shape {tuple(m.shape)} != values shape {tuple(v.shape)}"
-            )
-        if bool(m.all()):  # fully observed: no copy of the values, a stride-0 mask
+        m = None if self.mask is None else _as_tensor(self.mask, torch.bool)
+        if m is not None and m.shape != v.shape:
+            try:
+                m = m.expand(v.shape)  # a mask that broadcasts, e.g. [T, N, 1]
+            except RuntimeError:
+                raise ValueError(
+                    f"{self.name}: mask shape {tuple(m.shape)} != values shape {tuple(v.shape)}"
+                ) from None
+        observed, clean = _scan(v, m)
+        if observed:  # fully observed: no copy of the values, a stride-0 mask
             m = torch.ones((), dtype=torch.bool).expand(v.shape)
-        else:
+        elif not clean:
+            finite = torch.isfinite(v)
+            m = finite if m is None else m & finite
             v = torch.where(m, v, torch.zeros((), dtype=v.dtype))
         t, n, f = v.shape
         ts = pd.DatetimeIndex(self.timestamps)
@@ -204,7 +232,7 @@ class SpatioTemporalData:
     @property
     def missing_fraction(self) -> float:
         """Fraction of entries with ``mask == False``."""
-        return float(1.0 - self.mask.float().mean())
+        return 1.0 - count_true(self.mask) / max(self.mask.numel(), 1)
 
     def __repr__(self) -> str:
         t, n, f = self.values.shape

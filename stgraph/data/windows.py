@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from stgraph.data.chunks import release_windows
 from stgraph.data.spatiotemporal import SpatioTemporalData
 
 
@@ -67,7 +68,9 @@ class WindowDataset(Dataset):
 
     ``dataset[i]`` returns *views* into the series (they share its storage); :meth:`batch`
     gathers many windows into one contiguous :class:`Batch` (the only copy made, one batch
-    at a time).
+    at a time). For a memory-mapped series (:func:`stgraph.data.open_series`) a batch reads
+    only its windows' time steps from disk and unmaps them again after the copy, so the
+    resident memory stays about one batch whatever the length of the series.
 
     Args:
         data: the series.
@@ -122,6 +125,8 @@ class WindowDataset(Dataset):
         t = s[:, None] + torch.arange(L + H)
         d = self.data
         v, m = d.values[t], d.mask[t]
+        for series in (d.values, d.mask):  # a memory-mapped series keeps only this batch
+            release_windows(series, s.numpy(), L + H)
         edges: tuple[Tensor | None, Tensor | None, Tensor | None] = (None, None, None)
         if d.temporal_edges is not None:
             edges = d.temporal_edges.gather(s + L - 1)
