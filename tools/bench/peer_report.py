@@ -83,7 +83,7 @@ def write(check: str, block: str) -> None:
     end = -1 if start < 0 else old.find("\n## ", start + len(SECTION))
     body = "" if start < 0 else old[start : None if end < 0 else end]
     head = block.split("\n", 1)[0]
-    runs = [r for r in ("\n" + body).split("\n### ")[1:] if not ("### " + r).startswith(head)]
+    runs = [r for r in ("\n" + body).split("\n### ")[1:] if ("### " + r).split("\n")[0] != head]
     section = preamble(check) + "".join("\n### " + r.rstrip() + "\n" for r in runs)
     section += "\n" + block
     if start < 0:
