@@ -14,6 +14,7 @@ from stgraph.engine import (
     evaluate_run,
     forecast_run,
     load_run,
+    train_distributed,
     train_run,
 )
 from stgraph.graph import SensorGraph
@@ -34,5 +35,6 @@ __all__ = [
     "list_models",
     "load_dataset",
     "load_run",
+    "train_distributed",
     "train_run",
 ]

@@ -129,6 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="data-parallel processes on this machine (gloo on CPU, nccl on CUDA; the batch "
+        "size stays the global batch); for a cluster start `stgraph train` under torchrun",
+    )
     _runtime(t)
 
     e = sub.add_parser("evaluate", help="re-evaluate a run directory")
@@ -193,17 +201,25 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def _train(args: argparse.Namespace) -> int:
     from stgraph.engine import train_run
+    from stgraph.engine.experiment import RunResult
+    from stgraph.engine.launch import torchrun_world, train_distributed
 
     config = _run_config(args)
-    res = train_run(
-        config,
-        out=args.out,
-        data_dir=args.data_dir,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    kw: dict[str, Any] = {
+        "out": args.out,
+        "data_dir": args.data_dir,
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "device": args.device,
+        "progress": not args.no_progress,
+    }
+    res: RunResult | None
+    if args.nproc == 1 and torchrun_world() == 1:
+        res = train_run(config, **kw)
+    else:
+        res = train_distributed(config, args.nproc, threads=args.threads, **kw)
+    if res is None:  # a rank other than 0 of a torchrun launch: rank 0 reports
+        return 0
     m = res.metrics
     print(
         f"\n{config.dataset} / {config.model}: test metrics (masked; {m['params']:,} parameters, "

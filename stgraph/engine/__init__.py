@@ -11,6 +11,7 @@ from stgraph.engine.baselines import (
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.experiment import evaluate_run, forecast_run, load_run, train_run
 from stgraph.engine.forecaster import Forecaster
+from stgraph.engine.launch import train_distributed
 from stgraph.engine.metrics import (
     MetricAccumulator,
     masked_mae,
@@ -41,5 +42,6 @@ __all__ = [
     "masked_mape",
     "masked_mse",
     "masked_rmse",
+    "train_distributed",
     "train_run",
 ]

@@ -13,6 +13,7 @@ from stgraph.data.protocol import Protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch, WindowDataset
 from stgraph.engine.baselines import BASELINES
+from stgraph.engine.distributed import current, reduce_metrics, shard_windows
 from stgraph.engine.metrics import MetricAccumulator
 
 MAPE_NOTE = (
@@ -26,14 +27,18 @@ def evaluate_forecaster(
     forecast: Callable[[Batch], Tensor], windows: WindowDataset, batch_size: int = 64
 ) -> dict[str, Any]:
     """Masked metrics of ``forecast(batch) -> [B, H, N, F]`` over all windows (exact sums).
+    In a distributed run each rank forecasts its shard of the windows and the sums are
+    reduced, so every rank returns the same metrics.
 
     Returns:
         ``{"overall": {...}, "horizons": {"1": {...}, ...}}`` (see
         :class:`~stgraph.engine.metrics.MetricAccumulator`).
     """
+    ctx = current()
     acc = MetricAccumulator(windows.horizon)
-    for batch in windows.loader(batch_size):
+    for batch in shard_windows(windows, ctx).loader(batch_size):
         acc.update(forecast(batch), batch.y, batch.y_mask)
+    reduce_metrics(acc, ctx)
     return acc.compute()
 
 

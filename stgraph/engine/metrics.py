@@ -18,6 +18,7 @@ reports ``None`` (JSON ``null``) for a step or split with count 0, and the count
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -98,6 +99,16 @@ class MetricAccumulator:
             ape = torch.where(ma, err / y.abs().clamp_min(MAPE_EPS), torch.zeros((), dtype=p.dtype))
             self.ape += ape.sum(dims)
             self.n_ape += ma.sum(dims).double()
+
+    def reduce(self, fn: Callable[[Tensor], Tensor]) -> None:
+        """Replace the sums and counts by ``fn`` of them stacked, e.g. their sum over the
+        processes of a distributed run (see :func:`stgraph.engine.distributed.reduce_metrics`).
+
+        Shapes:
+            fn: [5, H] float64 -> [5, H]
+        """
+        stacked = torch.stack([self.abs, self.sq, self.ape, self.n, self.n_ape])
+        self.abs, self.sq, self.ape, self.n, self.n_ape = fn(stacked).clone().unbind(0)
 
     @staticmethod
     def _finish(a: Tensor, s: Tensor, ap: Tensor, n: Tensor, na: Tensor) -> dict[str, Any]:

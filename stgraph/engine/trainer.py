@@ -19,8 +19,15 @@ from stgraph.data.protocol import Protocol as DataProtocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, TrainConfig, config_dict
+from stgraph.engine.distributed import (
+    backward,
+    current,
+    from_writer,
+    slowest,
+    sync_parameters,
+    train_batches,
+)
 from stgraph.engine.evaluation import evaluate_forecaster
-from stgraph.engine.metrics import LOSSES
 from stgraph.engine.nodebatch import trainer_batcher
 from stgraph.engine.rundir import load_checkpoint
 from stgraph.engine.seed import seed_everything
@@ -75,6 +82,10 @@ class Trainer:
     :mod:`stgraph.engine.nodebatch`): the model runs on its halo subgraph and the loss
     covers the batch's own nodes.
 
+    In a distributed run (see :mod:`stgraph.engine.distributed`) every rank trains on its
+    shard of each global batch of ``config.batch_size`` windows, gradients and metrics are
+    reduced exactly, and only rank 0 writes files.
+
     A non-finite training loss stops the run at once with :class:`TrainingError`; so does a
     run in which no epoch reaches a finite validation MAE (there is no best model to keep).
 
@@ -94,6 +105,9 @@ class Trainer:
     ) -> None:
         self.forecaster, self.data, self.config = forecaster, data, config
         self.model = forecaster.model
+        self.dist = current()
+        self.writer = self.dist is None or self.dist.is_writer
+        sync_parameters(self.model, self.dist)
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         protocol = forecaster.protocol
@@ -138,13 +152,17 @@ class Trainer:
         }
 
     def _save(self, name: str, obj: Any) -> None:
+        if not self.writer:
+            return
         with atomic_path(self.run_dir / name) as tmp:
             torch.save(obj, tmp)
 
     def resume(self, path: str | Path | None = None) -> None:
         """Restore the full training state from ``last.pt`` (loaded with ``weights_only=True``)
         and rewrite ``train.log`` from its history."""
-        state = load_checkpoint(Path(path or self.run_dir / "last.pt"))
+        state = from_writer(
+            self.dist, lambda: load_checkpoint(Path(path or self.run_dir / "last.pt"))
+        )
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -158,16 +176,15 @@ class Trainer:
             raise ValueError(
                 f"{path or self.run_dir / 'last.pt'}: not this run's state ({e})"
             ) from None
-        atomic_write_text(
-            self.run_dir / "train.log", "".join(self._line(h) + "\n" for h in self.history)
-        )
+        if self.writer:
+            lines = "".join(self._line(h) + "\n" for h in self.history)
+            atomic_write_text(self.run_dir / "train.log", lines)
 
     # ------------------------------------------------------------------ loop
     def _train_epoch(self) -> float:
         cfg = self.config
         refresh_threads()  # automatic threads follow the machine's load, epoch by epoch
         self.model.train()
-        loss_fn = LOSSES[cfg.loss]
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * cfg.lr_factor(self.epoch, self._spent())
         n_batches = self.train_windows.num_batches(cfg.batch_size)
@@ -181,14 +198,16 @@ class Trainer:
             dynamic_ncols=True,
         )
         total, seen = 0.0, 0
-        batches = self.train_windows.loader(cfg.batch_size, shuffle=True, generator=self.generator)
+        batches = train_batches(self.train_windows, cfg.batch_size, self.generator, self.dist)
         nodes = self.node_batcher.stream(self.generator) if self.node_batcher else None
-        for i, batch in enumerate(batches):
+        for i, (batch, size) in enumerate(batches):
             if i >= n_batches:
                 break
             step = self.epoch * n_batches + i
             node_batch = {} if nodes is None else {"graph": next(nodes)}  # full-graph: as before
-            loss = self.forecaster.loss(batch, loss_fn, cfg.teacher_forcing(step), **node_batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            tf = cfg.teacher_forcing(step)
+            loss = backward(self.forecaster, batch, cfg.loss, tf, node_batch, self.dist)
             if not torch.isfinite(loss):
                 bar.close()
                 raise TrainingError(
@@ -196,13 +215,11 @@ class Trainer:
                     f"lower the learning rate (now {cfg.lr:g}) or look for extreme values in "
                     "the data"
                 )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
+            total += loss.item() * size
+            seen += size
             bar.set_postfix(loss=f"{total / seen:.4f}")
             bar.update()
         bar.close()
@@ -239,8 +256,9 @@ class Trainer:
             train_loss = self._train_epoch()
             val = self.validate()["overall"]["mae"]
             val = math.inf if val is None or not math.isfinite(val) else val
-            self.train_seconds += time.perf_counter() - t0
-            self.cpu_seconds += time.process_time() - c0
+            wall, cpu = slowest(self.dist, time.perf_counter() - t0, time.process_time() - c0)
+            self.train_seconds += wall
+            self.cpu_seconds += cpu
             improved = val < self.best_val
             if improved:
                 self.best_val, self.best_epoch, self.bad_epochs = val, self.epoch, 0
@@ -259,9 +277,10 @@ class Trainer:
             self.history.append(entry)
             self.epoch += 1
             self._save("last.pt", self._state())
-            with (self.run_dir / "train.log").open("a") as f:
-                f.write(self._line(entry) + "\n")
-            log.info(self._line(entry))
+            if self.writer:
+                with (self.run_dir / "train.log").open("a") as f:
+                    f.write(self._line(entry) + "\n")
+                log.info(self._line(entry))
         if self.best_epoch < 0 and self.epoch > 0:
             raise TrainingError(
                 f"no epoch reached a finite validation MAE in {self.epoch} epoch(s), so there "
@@ -288,4 +307,5 @@ class Trainer:
 
     def load_best(self) -> None:
         """Load ``best.pt`` into the model."""
-        self.model.load_state_dict(load_checkpoint(self.run_dir / "best.pt"))
+        best = from_writer(self.dist, lambda: load_checkpoint(self.run_dir / "best.pt"))
+        self.model.load_state_dict(best)

@@ -318,6 +318,10 @@ def test_peak_rss_does_not_grow_with_the_series_length(short_and_long):
     assert extra_bytes > 400e6 and growth < 0.5 * extra_bytes, (growth, extra_bytes)
 
 
+@pytest.mark.skipif(
+    os.getloadavg()[0] > (os.cpu_count() or 1),
+    reason="a contended machine reclaims mapped file pages, so kept pages need not show in RSS",
+)
 def test_the_rss_measure_sees_mapped_pages(short_and_long):
     """Control: without page release the same pipeline's peak grows with the data, so the
     test above would catch a regression."""
