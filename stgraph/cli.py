@@ -168,7 +168,8 @@ def _run_config(args: argparse.Namespace) -> Any:
     """The run's config: saved (``--resume``) or ``--config`` file, then the given flags."""
     from pathlib import Path
 
-    from stgraph.engine.config import RunConfig, read_settings
+    from stgraph.engine.config import RunConfig
+    from stgraph.engine.settings import read_settings
 
     base: dict[str, Any] = {}
     if args.resume:

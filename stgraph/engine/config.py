@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from torch import nn
 
 from stgraph._atomic import atomic_write_text
@@ -355,6 +354,8 @@ class RunConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
         """Read a ``.toml`` or ``.json`` file with the fields of :meth:`to_dict`."""
+        from stgraph.engine.settings import read_settings  # it raises this module's errors
+
         return cls.from_dict(read_settings(path), source=str(path))
 
     def save(self, path: str | Path) -> None:
@@ -379,28 +380,3 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
     return out
-
-
-def read_settings(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML (``.toml``) or JSON (anything else) settings file.
-
-    Raises:
-        ConfigError: the file is missing, unreadable or malformed (named, with the parser's
-            line/column).
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot be read ({e})") from None
-    try:
-        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(
-            f"{p}: not valid {'TOML' if p.suffix == '.toml' else 'JSON'} ({e})"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a table of settings, got {type(data).__name__}")
-    return data

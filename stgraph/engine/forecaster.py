@@ -8,9 +8,8 @@ import dataclasses
 import json
 import platform
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,68 +18,29 @@ from torch import Tensor, nn
 
 from stgraph._atomic import atomic_path, atomic_write_text
 from stgraph._version import __version__
-from stgraph.data.calendar import calendar_features, future_timestamps
 from stgraph.data.protocol import Protocol
-from stgraph.data.scalers import Scaler
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.evaluation import evaluate_methods
+from stgraph.engine.inputs import (
+    data_signature,
+    describe_mismatch,
+    from_file,
+    future_times,
+    is_lattice,
+    model_inputs,
+    model_spec,
+    window_covariates,
+)
 from stgraph.engine.nodebatch import NodeBatcher, check_node_batching, core_only, slice_nodes
 from stgraph.engine.rundir import load_checkpoint, read_json
 from stgraph.engine.seed import seed_everything
 from stgraph.graph import SensorGraph
-from stgraph.graph.builders.lattice import lattice_positions
 from stgraph.graph.partition import Halo
 from stgraph.models import ModelSpec, build_model, check_pairing, get_model
 
 FORMAT = 1
-T = TypeVar("T")
-
-
-def model_spec(data: SpatioTemporalData, protocol: Protocol) -> ModelSpec:
-    """Structural model inputs for ``data`` under ``protocol``."""
-    return ModelSpec(
-        in_channels=data.num_features,
-        out_channels=data.num_features,
-        lookback=protocol.lookback,
-        horizon=protocol.horizon,
-        num_nodes=data.num_nodes,
-        num_covariates=int(data.covariates.shape[-1]),  # type: ignore[union-attr]
-        steps_per_day=data.steps_per_day,
-    )
-
-
-def model_inputs(batch: Batch, scaler: Scaler) -> Tensor:
-    """Scaled inputs with missing entries set to 0 (the missing-value rule).
-
-    Shapes:
-        output: [B, L, N, F]
-    """
-    return torch.where(
-        batch.x_mask, scaler.transform(batch.x), torch.zeros((), dtype=batch.x.dtype)
-    )
-
-
-def data_signature(data: SpatioTemporalData) -> dict[str, Any]:
-    """What a series must share with the one a model was trained on: node ids, features,
-    covariates and step."""
-    return {
-        "nodes": list(data.graph.node_ids),
-        "features": list(data.feature_names),
-        "covariates": list(data.covariate_names),
-        "freq": data.freq_str,
-        "temporal_edges": data.temporal_edges is not None,
-    }
-
-
-def _describe(key: str, got: Any, want: Any) -> str:
-    if key == "nodes" and isinstance(got, list) and isinstance(want, list):
-        extra, lost = sorted(set(got) - set(want)), sorted(set(want) - set(got))
-        if extra or lost:
-            return f"nodes: unknown {extra[:5]}, missing {lost[:5]} ({len(got)} vs {len(want)})"
-        return "nodes: same ids in another order"
-    return f"{key} {got!r} (run: {want!r})"
 
 
 class Forecaster:
@@ -152,7 +112,7 @@ class Forecaster:
             check_pairing(
                 config.model,
                 temporal_edges=data.temporal_edges is not None,
-                lattice=_is_lattice(data.graph),
+                lattice=is_lattice(data.graph),
             )
             if config.train.node_batch is not None:
                 edges = data.temporal_edges is not None
@@ -308,7 +268,9 @@ class Forecaster:
             ValueError: naming each mismatch.
         """
         got = data_signature(data)
-        diff = [_describe(k, got[k], v) for k, v in self.signature.items() if got.get(k) != v]
+        diff = [
+            describe_mismatch(k, got[k], v) for k, v in self.signature.items() if got.get(k) != v
+        ]
         if diff:
             raise ValueError(f"data {data.name!r} does not fit this model: {'; '.join(diff)}")
 
@@ -337,8 +299,8 @@ class Forecaster:
                 f"forecast needs the last {lookback} steps (the lookback); {data.name!r} has "
                 f"{data.num_steps}"
             )
-        times = _future_times(data, horizon)
-        cov = _window_covariates(data, times, lookback, future_covariates)
+        times = future_times(data, horizon)
+        cov = window_covariates(data, times, lookback, future_covariates)
         n, f = data.num_nodes, data.num_features
         x, m = data.values[-lookback:], data.mask[-lookback:]
         edges: tuple[Any, Any, Any] = (None, None, None)
@@ -402,8 +364,8 @@ class Forecaster:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{d / 'forecaster.json'}: unknown format {meta.get('format')!r}")
         config = RunConfig.from_dict(meta["config"], source=str(d / "forecaster.json"))
-        protocol = _from_file(d / "protocol.json", Protocol.from_dict)
-        graph = _from_file(d / "graph.json", SensorGraph.from_dict)
+        protocol = from_file(d / "protocol.json", Protocol.from_dict)
+        graph = from_file(d / "graph.json", SensorGraph.from_dict)
         try:
             spec = ModelSpec(**meta["spec"])
         except (KeyError, TypeError) as e:
@@ -417,57 +379,3 @@ class Forecaster:
             ) from None
         model.eval()
         return cls(model, protocol, graph, config, meta["signature"], spec, device)
-
-
-def _is_lattice(graph: SensorGraph) -> bool:
-    """Whether the nodes are lattice cells (ids ``r<row>_c<col>``)."""
-    try:
-        lattice_positions(graph)
-    except ValueError:
-        return False
-    return True
-
-
-def _from_file(path: Path, parse: Callable[[dict[str, Any]], T]) -> T:
-    """``parse(json of path)`` with any error naming the file."""
-    try:
-        return parse(read_json(path))
-    except (KeyError, TypeError, ValueError) as e:
-        msg = str(e) if str(path) in str(e) else f"{path}: damaged ({e})"
-        raise ValueError(msg) from None
-
-
-def _future_times(data: SpatioTemporalData, horizon: int) -> pd.DatetimeIndex:
-    return future_timestamps(data.timestamps[-1], data.freq, horizon)
-
-
-def _window_covariates(
-    data: SpatioTemporalData,
-    times: pd.DatetimeIndex,
-    lookback: int,
-    future: Tensor | np.ndarray | None,
-) -> Tensor:
-    """Covariates of the last ``L`` steps and the ``H`` future steps (calendar channels from
-    the future timestamps, user channels from ``future``).
-
-    Shapes:
-        output: [L + H, 1 or N, C]
-    """
-    past = data.covariates[-lookback:]  # type: ignore[index]
-    cal = torch.from_numpy(calendar_features(times)).expand(-1, past.shape[1], -1)
-    extra = past.shape[-1] - cal.shape[-1]
-    if extra == 0:
-        return torch.cat([past, cal], 0)
-    if future is None:
-        names = list(data.covariate_names[cal.shape[-1] :])
-        raise ValueError(
-            f"the model uses covariates {names}; pass their next {len(times)} values as "
-            "future_covariates"
-        )
-    fut = torch.as_tensor(future, dtype=torch.float32)
-    if fut.dim() != 3 or fut.shape[0] != len(times) or fut.shape[2] != extra:
-        raise ValueError(
-            f"future_covariates must be [{len(times)}, 1 or N, {extra}], got {tuple(fut.shape)}"
-        )
-    fut = fut.expand(-1, past.shape[1], -1)
-    return torch.cat([past, torch.cat([cal, fut], -1)], 0)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stgraph.engine import ConfigError, RunConfig, TrainConfig
-from stgraph.engine.config import read_settings
+from stgraph.engine.settings import read_settings
 
 
 @pytest.mark.parametrize(
