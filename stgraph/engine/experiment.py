@@ -43,7 +43,10 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _registered(name: str) -> bool:
-    return name in {e.name for e in list_datasets()}
+    """A registered dataset, or the path of a series directory (registered on first use)."""
+    from stgraph.data.ondisk import is_series_dir
+
+    return name in {e.name for e in list_datasets()} or is_series_dir(name)
 
 
 def load_data(
@@ -59,8 +62,9 @@ def load_data(
     if not _registered(dataset):
         known = ", ".join(e.name for e in list_datasets())
         raise ConfigError(
-            f"unknown dataset {dataset!r}; registered: {known} (for your own series pass "
-            "data=... from Python)"
+            f"unknown dataset {dataset!r}; registered: {known} (or the path of a series "
+            "directory, see stgraph.data.write_series; for an in-memory series pass data=... "
+            "from Python)"
         )
     return load_dataset(dataset, data_dir)
 

@@ -235,3 +235,25 @@ def test_cli_refuses_a_bad_nproc_in_one_line(nproc, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("stgraph: error: --nproc")
     assert not out.exists()
+
+
+def test_a_series_directory_trains_by_path_on_two_processes(tiny_traffic, tmp_path):
+    """``--dataset PATH`` of a series directory: every worker opens it by that name (the
+    registration of the parent process does not reach spawned workers)."""
+    import json
+    import subprocess
+    import sys
+
+    from stgraph.data import write_series
+
+    series, out = tmp_path / "series", tmp_path / "run"
+    write_series(tiny_traffic, series, graph=tiny_traffic.graph)
+    args = ["train", "--dataset", str(series), "--model", "stcn", "--set", "dim=8"]
+    args += ["--epochs", "1", "--max-batches", "2", "--batch-size", "8", "--lookback", "12"]
+    args += ["--horizon", "3", "--threads", "1", "--nproc", "2", "--out", str(out)]
+    res = subprocess.run(
+        [sys.executable, "-m", "stgraph.cli", *args], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((out / "config.json").read_text())["dataset"] == str(series)
+    assert json.loads((out / "metrics.json").read_text())["overall"]["mae"] > 0

@@ -48,7 +48,14 @@ def list_datasets() -> list[DatasetEntry]:
 
 
 def get_dataset(name: str) -> DatasetEntry:
-    """Registry entry by name; ``KeyError`` lists the known names."""
+    """Registry entry by name; ``KeyError`` lists the known names. A name that is the path of
+    a series directory (:func:`stgraph.data.open_series`) is registered under that path on
+    first use, so every process (e.g. each ``--nproc`` worker) can open it by name."""
+    if name not in _DATASETS:
+        from stgraph.data.ondisk import is_series_dir, register_series
+
+        if is_series_dir(name):
+            register_series(name, name)
     return _DATASETS.get(name)
 
 
