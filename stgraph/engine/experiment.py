@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from stgraph._atomic import atomic_write_text
-from stgraph.data import list_datasets, load_dataset
+from stgraph.data import get_dataset, list_datasets, load_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.forecaster import Forecaster
@@ -43,10 +43,13 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _registered(name: str) -> bool:
-    """A registered dataset, or the path of a series directory (registered on first use)."""
-    from stgraph.data.ondisk import is_series_dir
-
-    return name in {e.name for e in list_datasets()} or is_series_dir(name)
+    """A registered dataset, or the path of a series directory (which
+    :func:`~stgraph.data.io.registry.get_dataset` registers on first use)."""
+    try:
+        get_dataset(name)
+    except KeyError:
+        return False
+    return True
 
 
 def load_data(
