@@ -74,23 +74,25 @@ class NodeAdaptiveGraphConv(nn.Module):
     def forward(
         self, x: Tensor, edge_index: Tensor | None = None, edge_weight: Tensor | None = None
     ) -> Tensor:
-        terms = [x]
-        if self.k > 1:
-            s = self.adjacency()
-            terms.append(s @ x)
-            for _ in range(2, self.k):
-                terms.append(2 * (s @ terms[-1]) - terms[-2])
+        terms = chebyshev_terms(self.adjacency() if self.k > 1 else None, x.movedim(-2, 0), self.k)
         weight, bias = self.node_weights()
-        return torch.einsum("bnki,nkio->bno", torch.stack(terms, -2), weight) + bias
+        n, width = weight.shape[0], self.k * self.in_channels
+        out = torch.bmm(terms.reshape(n, -1, width), weight.reshape(n, width, self.out_channels))
+        return out.view(n, *x.shape[:-2], self.out_channels).movedim(0, -2) + bias
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, k={self.k}"
 
 
-def chebyshev_terms(s: Tensor, z: Tensor, k: int) -> Tensor:
+def chebyshev_terms(s: Tensor | None, z: Tensor, k: int) -> Tensor:
     r"""The Chebyshev terms :math:`[T_0(S) Z, \dots, T_{K-1}(S) Z]` of a node-major ``z``,
     concatenated on the channel axis (term-major: channel ``k C + c``). ``S`` multiplies the
     leading node axis, so every other axis rides along in one ``[N, N] x [N, *]`` product.
+
+    Args:
+        s: the graph :math:`S` (may be ``None`` when ``k == 1``: only :math:`T_0 = I`).
+        z: node-major input.
+        k: number of terms ``K >= 1``.
 
     Shapes:
         s: [N, N]; z: [N, ..., C] -> [N, ..., K * C]
@@ -98,15 +100,14 @@ def chebyshev_terms(s: Tensor, z: Tensor, k: int) -> Tensor:
     flat = z.reshape(z.shape[0], -1)
     terms = [flat]
     if k > 1:
+        assert s is not None
         terms.append(s @ flat)
         for _ in range(2, k):
             terms.append(2 * (s @ terms[-1]) - terms[-2])
     return torch.cat([t.view(z.shape) for t in terms], -1)
 
 
-def node_adaptive_gru(
-    x: Tensor, cell: GraphGRUCell, s: Tensor, keep_states: bool = True
-) -> tuple[Tensor | None, Tensor]:
+def node_adaptive_gru(x: Tensor, cell: GraphGRUCell, s: Tensor) -> tuple[Tensor, Tensor]:
     r"""AGCRN's GRU cell (eq. 7) unrolled over ``L`` steps in node-major layout: the same
     function as :class:`~stgraph.nn.RecurrentLayer` over a :class:`GraphGRUCell` of
     :class:`NodeAdaptiveGraphConv` gates, computed in fewer, larger products.
@@ -123,8 +124,6 @@ def node_adaptive_gru(
         x: node-major inputs.
         cell: the cell whose ``gates`` / ``candidate`` are :class:`NodeAdaptiveGraphConv`.
         s: the learned graph :math:`S` (``cell``'s adjacency, computed once by the caller).
-        keep_states: return every state (``False``: ``None`` in its place, for a last layer
-            read only at its last step).
 
     Shapes:
         x: [N, L, B, C]; s: [N, N] -> (every state [N, L, B, H], last state [N, B, H])
@@ -156,7 +155,7 @@ def node_adaptive_gru(
             h = torch.lerp(cand_t, h, u)
         outs.append(h)
     assert h is not None
-    return (torch.stack(outs, 1) if keep_states else None), h
+    return torch.stack(outs, 1), h
 
 
 @register_model("agcrn", "AGCRN: GRU with node-adaptive graph conv on a learned graph")
@@ -247,12 +246,9 @@ class AGCRN(nn.Module):
         covariates: Tensor | None = None,
     ) -> Tensor:
         # node-major [N, L, B, C] through all layers (node_adaptive_gru), one graph S
-        h: Tensor | None = with_time_features(x, covariates, self.num_covariates)
-        assert h is not None
-        h, s = h.permute(2, 1, 0, 3), self.adjacency()
-        for j, layer in enumerate(self.layers):
-            assert h is not None
-            keep = j < len(self.layers) - 1
-            h, last = node_adaptive_gru(h, layer.cell, s, keep)  # type: ignore[arg-type]
+        h = with_time_features(x, covariates, self.num_covariates).permute(2, 1, 0, 3)
+        s = self.adjacency()
+        for layer in self.layers:
+            h, last = node_adaptive_gru(h, layer.cell, s)  # type: ignore[arg-type]
         out: Tensor = self.head(last.transpose(0, 1).unsqueeze(1), x)
         return out
