@@ -260,13 +260,18 @@ def verdicts(
     return lines
 
 
+def ordered(rows: dict[str, dict]) -> list[str]:
+    """Row names in table order: models first, then baselines, each by name."""
+    return sorted(rows, key=lambda m: (rows[m]["kind"] != "model", m))
+
+
 def published_lines(rows: dict[str, dict], dataset: str, steps: list[int]) -> list[str]:
     """Per row: at which horizons its mean error over steps 1..k (the paper's definition,
     :func:`upto`) is below the published T-GCN MAE and RMSE."""
     pub = PUBLISHED_TGCN[dataset]
     minutes = sorted(pub)
     lines = []
-    for m in sorted(rows, key=lambda m: (rows[m]["kind"] != "model", m)):
+    for m in ordered(rows):
         wins = {}
         for metric, col in (("mae", 1), ("rmse", 0)):
             vals = [rows[m][(metric + "_upto", s)] for s in steps]
@@ -325,7 +330,7 @@ def tgcn_table(rows: dict[str, dict], dataset: str, steps: list[int]) -> list[st
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    for m in sorted(rows, key=lambda m: (rows[m]["kind"] != "model", m)):
+    for m in ordered(rows):
         vals = [rows[m][(f"{k}_upto", s)] for k in ("mae", "rmse") for s in steps]
         lines.append("| " + " | ".join([m, *(_mean_std(v) for v in vals)]) + " |")
     pub = PUBLISHED_TGCN[dataset]
@@ -361,7 +366,7 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
         tail = ["MAE all"] + (["MAPE all"] if protocol == "card" else [])
         head += [f"MAE@{s}" for s in shown] + [f"RMSE@{s}" for s in shown] + tail
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        order = sorted(rows, key=lambda m: (rows[m]["kind"] != "model", m))
+        order = ordered(rows)
         for m in order:
             v = rows[m]
             group = v["cells"]
