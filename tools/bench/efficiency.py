@@ -27,13 +27,14 @@ and a linear map from the last state to all ``H`` steps.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,19 @@ def stepper(
     return step
 
 
+@contextlib.contextmanager
+def generic_layers() -> Iterator[None]:
+    """Inside the block, diffusion layers take their generic path: the same maths as the
+    node-major fast path (:mod:`stgraph.nn.ops.nodemajor`), whose in-place / ``out=`` GEMMs
+    ``FlopCounterMode`` does not see."""
+    fast = DiffusionConv.supports_node_major
+    DiffusionConv.supports_node_major = lambda self, w: False  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DiffusionConv.supports_node_major = fast  # type: ignore[method-assign]
+
+
 def count_flops(step: Callable[[bool], None]) -> tuple[float, float]:
     """(dense GFLOP counted by FlopCounterMode, sparse GFLOP of CSR products) of one
     forward + backward."""
@@ -159,17 +173,12 @@ def count_flops(step: Callable[[bool], None]) -> tuple[float, float]:
         sparse[0] += 2.0 * matrix._nnz() * x.numel() / x.shape[-2]
         return original(matrix, x, add, alpha)
 
-    fast = getattr(DiffusionConv, "supports_node_major", None)
     propagate._sparse_product = counted  # type: ignore[assignment]
-    if fast is not None:  # count the same maths on the generic path (in-place/out= GEMMs
-        DiffusionConv.supports_node_major = lambda self, w: False  # are not counted)
     try:
-        with FlopCounterMode(display=False) as fc:
+        with generic_layers(), FlopCounterMode(display=False) as fc:
             step(False)
     finally:
         propagate._sparse_product = original  # type: ignore[assignment]
-        if fast is not None:
-            DiffusionConv.supports_node_major = fast
     return fc.get_total_flops() / 1e9, sparse[0] / 1e9
 
 

@@ -46,7 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's stgraph
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from efficiency import matmul_peak
+from efficiency import generic_layers, load, matmul_peak
 from peer_models import Ctx, fit, n_params, peers, stub_torch_sparse, versions
 from peer_report import RESULTS, table, write
 
@@ -54,10 +54,6 @@ from stgraph.models import ModelSpec, build_model, list_models
 
 ARCHS = ["dcrnn", "graph-wavenet", "tgcn", "a3tgcn", "stgcn", "agcrn", "astgcn", "gman"]
 BATCH = {207: 32, 2000: 8}
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def graph(n: int, data_dir: str) -> tuple[Tensor, Tensor, str]:
@@ -137,16 +133,9 @@ def step_flops(step: Callable[[], None]) -> float:
     convolution, attention products, forward + backward; element-wise work, the optimizer
     and torch_sparse's products are not counted). stgraph's node-major DCGRU path does its
     GEMMs in place (``out=`` / ``addmm_``), which the counter misses, so stgraph models are
-    counted on the generic layer path: the same maths."""
-    from stgraph.nn import DiffusionConv
-
-    fast = DiffusionConv.supports_node_major
-    DiffusionConv.supports_node_major = lambda self, w: False  # type: ignore[method-assign]
-    try:
-        with FlopCounterMode(display=False) as counter:
-            step()
-    finally:
-        DiffusionConv.supports_node_major = fast  # type: ignore[method-assign]
+    counted on the generic layer path (:func:`efficiency.generic_layers`): the same maths."""
+    with generic_layers(), FlopCounterMode(display=False) as counter:
+        step()
     return float(counter.get_total_flops())
 
 
