@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,6 +128,64 @@ def _demand(ts: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     return morning, evening
 
 
+def to_lonlat(xy: np.ndarray, origin: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of planar positions in metres east / north of ``origin``
+    (lon, lat), by the equirectangular approximation at the origin's latitude.
+
+    Shapes:
+        xy: [N, 2] -> ([N], [N])
+    """
+    lon0, lat0 = origin
+    lon = lon0 + xy[:, 0] / (M_PER_DEG_LAT * np.cos(np.radians(lat0)))
+    return lon, lat0 + xy[:, 1] / M_PER_DEG_LAT
+
+
+def sensor_profiles(
+    rng: np.random.Generator, heading_in: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sensor: morning and evening demand shares (inbound sensors peak in the morning,
+    outbound in the evening) and free-flow speed in mph.
+
+    Shapes:
+        heading_in: [N] bool -> three [N]
+    """
+    n = len(heading_in)
+    s_am = np.where(heading_in, rng.uniform(0.6, 1.0, n), rng.uniform(0.1, 0.4, n))
+    s_pm = np.where(heading_in, rng.uniform(0.1, 0.4, n), rng.uniform(0.6, 1.0, n))
+    return s_am, s_pm, rng.uniform(55, 70, n)
+
+
+def congestion_step(
+    c: np.ndarray,
+    noise: np.ndarray,
+    drive: np.ndarray,
+    share: Any,
+    pulse: np.ndarray,
+    free: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""One step of the synthetic traffic dynamics: new congestion, new AR(1) noise and the
+    speeds (see :func:`generate_synthetic_traffic` for the equation).
+
+    Args:
+        c: congestion in [0, 0.95].
+        noise: the AR(1) noise.
+        drive: this step's demand.
+        share: row-normalised weights whose ``share @ c`` is the congestion each sensor
+            feels spilling over (dense array or scipy sparse matrix).
+        pulse: incident pulses of this step.
+        free: free-flow speeds.
+        rng: the generator's random state (draws the noise).
+
+    Shapes:
+        all vectors: [N]; share: [N, N]
+    """
+    spill = np.maximum(share @ c - c, 0.0)
+    c = np.clip(0.85 * c + 0.15 * drive + 0.25 * spill + pulse, 0.0, 0.95)
+    noise = 0.7 * noise + rng.normal(0, 1.0, len(c))
+    return c, noise, free * (1 - 0.7 * c) + noise
+
+
 def generate_synthetic_traffic(cfg: SyntheticTrafficConfig | None = None) -> SpatioTemporalData:
     r"""Generate the ``synthetic-traffic`` dataset (speeds in mph on a directed sensor graph).
 
@@ -158,9 +217,7 @@ def generate_synthetic_traffic(cfg: SyntheticTrafficConfig | None = None) -> Spa
     )
     np.fill_diagonal(w, 0.0)
     n = len(pos)
-    lon0, lat0 = cfg.origin_lonlat
-    lon = lon0 + pos[:, 0] / (M_PER_DEG_LAT * np.cos(np.radians(lat0)))
-    lat = lat0 + pos[:, 1] / M_PER_DEG_LAT
+    lon, lat = to_lonlat(pos, cfg.origin_lonlat)
     ids = [f"S{i:03d}" for i in range(n)]
     graph = SensorGraph.from_dense(
         w, ids, directed=True, coords=np.c_[lon, lat], crs="EPSG:4326", name="synthetic-traffic"
@@ -174,9 +231,7 @@ def generate_synthetic_traffic(cfg: SyntheticTrafficConfig | None = None) -> Spa
     heading_in = np.array(
         [np.dot(xy[roads[r][1]] - xy[roads[r][0]], centre - xy[roads[r][0]]) > 0 for r in road_of]
     )
-    s_am = np.where(heading_in, rng.uniform(0.6, 1.0, n), rng.uniform(0.1, 0.4, n))
-    s_pm = np.where(heading_in, rng.uniform(0.1, 0.4, n), rng.uniform(0.6, 1.0, n))
-    free = rng.uniform(55, 70, n)
+    s_am, s_pm, free = sensor_profiles(rng, heading_in)
     down = w / np.maximum(w.sum(1, keepdims=True), 1e-9)  # row i: i's downstream sensors
 
     pulses = np.zeros((t_len, n))
@@ -194,10 +249,7 @@ def generate_synthetic_traffic(cfg: SyntheticTrafficConfig | None = None) -> Spa
     speed = np.empty((t_len, n))
     for t in range(t_len):
         drive = (s_am * morning[t] + s_pm * evening[t]) * level[day_of[t], region]
-        spill = np.maximum(down @ c - c, 0.0)
-        c = np.clip(0.85 * c + 0.15 * drive + 0.25 * spill + pulses[t], 0.0, 0.95)
-        noise = 0.7 * noise + rng.normal(0, 1.0, n)
-        speed[t] = free * (1 - 0.7 * c) + noise
+        c, noise, speed[t] = congestion_step(c, noise, drive, down, pulses[t], free, rng)
 
     mask = np.ones((t_len, n), dtype=bool)
     n_out = rng.poisson(cfg.missing_stretches_per_sensor * n)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from stgraph.data.io.synthetic import M_PER_DEG_LAT, _demand
+from stgraph.data.io.synthetic import _demand, congestion_step, sensor_profiles, to_lonlat
 from stgraph.data.ondisk import SeriesMeta
 from stgraph.data.ondisk_write import SeriesWriter
 from stgraph.graph.builders.points import knn_graph
@@ -123,9 +123,7 @@ def generate_large_synthetic(
     rng = np.random.default_rng(cfg.seed)
     n = cfg.nodes
     xy, corridor = _sensors(cfg, rng)
-    lon0, lat0 = cfg.origin_lonlat
-    lon = lon0 + xy[:, 0] / (M_PER_DEG_LAT * np.cos(np.radians(lat0)))
-    lat = lat0 + xy[:, 1] / M_PER_DEG_LAT
+    lon, lat = to_lonlat(xy, cfg.origin_lonlat)
     ids = [f"L{i:05d}" for i in range(n)]
     graph = knn_graph(np.c_[lon, lat], cfg.k, weight="gaussian", ids=ids, name="synthetic-large")
     w = graph.to_scipy()
@@ -134,9 +132,7 @@ def generate_large_synthetic(
     centre = xy.mean(0)
     region = (xy[:, 0] > centre[0]).astype(int) * 2 + (xy[:, 1] > centre[1]).astype(int)
     heading_in = rng.random(n) < 0.5
-    s_am = np.where(heading_in, rng.uniform(0.6, 1.0, n), rng.uniform(0.1, 0.4, n))
-    s_pm = np.where(heading_in, rng.uniform(0.1, 0.4, n), rng.uniform(0.6, 1.0, n))
-    free = rng.uniform(55, 70, n)
+    s_am, s_pm, free = sensor_profiles(rng, heading_in)
     nodes = pd.DataFrame(
         {"lon": lon, "lat": lat, "corridor": corridor, "free_flow_mph": free},
         index=pd.Index(ids, name="node_id"),
@@ -164,10 +160,7 @@ def generate_large_synthetic(
             speed = np.empty((spd, n), dtype=np.float32)
             for t in range(spd):
                 drive = (s_am * morning[t] + s_pm * evening[t]) * level
-                spill = np.maximum(share @ c - c, 0.0)
-                c = np.clip(0.85 * c + 0.15 * drive + 0.25 * spill + pulses[t], 0.0, 0.95)
-                noise = 0.7 * noise + rng.normal(0, 1.0, n)
-                speed[t] = free * (1 - 0.7 * c) + noise
+                c, noise, speed[t] = congestion_step(c, noise, drive, share, pulses[t], free, rng)
             observed = ~missing & (rng.random((spd, n)) > 0.002)
             writer.append(speed[..., None], observed[..., None])
     return Path(out)
