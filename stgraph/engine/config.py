@@ -239,9 +239,10 @@ class RunConfig:
                 f"train.teacher_forcing_decay: model {self.model!r} has no decoder to feed "
                 "targets to (its forward takes no `targets`); leave it at 0"
             )
-        refusal = node_batching_error(self.model, get_model(self.model).cls)
-        if self.train.node_batch is not None and refusal:
-            raise ConfigError(refusal)
+        if self.train.node_batch is not None:
+            refusal = node_batching_error(self.model, get_model(self.model).cls)
+            if refusal:
+                raise ConfigError(refusal)
         proto = self.protocol or Protocol(self.dataset)
         proto = dataclasses.replace(proto, dataset=self.dataset, seed=self.seed)
         object.__setattr__(self, "protocol", proto)
