@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stgraph.nn.attention import record
+from stgraph.nn.attention.masking import masked_softmax
 from stgraph.nn.ops.fold import attention_heads, fold_axis, merge_heads
 from stgraph.nn.ops.init import glorot_
 
@@ -64,9 +66,13 @@ def scaled_dot_product(
     q, k = _fold_pair(query, key, dim)
     _, v = _fold_pair(query, value, dim)
     m = q.shape[2]
+    qh, kh = attention_heads(q, heads), attention_heads(k, heads)
+    if record.ACTIVE:  # opt-in weight capture (record_attention); off, it costs this test
+        kind = record.axis_kind(query.dim(), dim)
+        record.capture_scaled_dot_product(qh, kh, m, attn_mask, causal, kind)
     out = F.scaled_dot_product_attention(
-        attention_heads(q, heads),
-        attention_heads(k, heads),
+        qh,
+        kh,
         attention_heads(v, heads),
         attn_mask=attn_mask,
         dropout_p=dropout,
@@ -195,20 +201,6 @@ class TemporalAttention(nn.Module):
         return f"causal={self.causal}"
 
 
-def _masked(scores: Tensor, attn_mask: Tensor | None, causal: bool) -> Tensor:
-    """Apply a ``[Lq, Lk]`` mask to scores laid out as ``[B', Lq, Lk, M]``."""
-    lq, lk = scores.shape[1], scores.shape[2]
-    if causal:
-        keep = torch.ones(lq, lk, dtype=torch.bool, device=scores.device).tril()
-        scores = scores.masked_fill(~keep[:, :, None], float("-inf"))
-    if attn_mask is not None:
-        if attn_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attn_mask[:, :, None], float("-inf"))
-        else:
-            scores = scores + attn_mask[:, :, None]
-    return scores
-
-
 class AdditiveAttention(nn.Module):
     r"""Additive attention (Bahdanau et al., ICLR 2015, sec. 3.1 and appendix A.1.2).
 
@@ -257,8 +249,10 @@ class AdditiveAttention(nn.Module):
         q, k = _fold_pair(self.w(query), self.u(key), self.axis)
         _, v = _fold_pair(query, value, self.axis)
         scores = self.v(torch.tanh(q[:, :, None] + k[:, None])).squeeze(-1)  # [B', Lq, Lk, M]
-        alpha = _masked(scores, attn_mask, causal).softmax(dim=2)
-        return _unfold(torch.einsum("bqkm,bkmf->bqmf", alpha, v), query)
+        alpha = masked_softmax(scores.permute(0, 3, 1, 2), attn_mask, causal)  # [B', M, Lq, Lk]
+        if record.ACTIVE:  # opt-in weight capture (record_attention)
+            record.capture_weights(alpha.unsqueeze(2), record.axis_kind(query.dim(), self.axis))
+        return _unfold(torch.einsum("bmqk,bkmf->bqmf", alpha, v), query)
 
     def extra_repr(self) -> str:
         return f"{self.query_dim}, {self.key_dim}, hidden={self.hidden}, axis={self.axis}"
