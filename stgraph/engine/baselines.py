@@ -7,6 +7,8 @@ as resolved by the protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -14,6 +16,8 @@ from stgraph.data.calendar import COARSER, slot_index
 from stgraph.data.protocol import Protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
+from stgraph.engine.probmetrics import median
+from stgraph.models.common import DEFAULT_LEVELS
 
 
 def _last_observed(x: Tensor, mask: Tensor, fallback: Tensor) -> Tensor:
@@ -39,6 +43,38 @@ def _slot_means(slots: Tensor, size: int, values: Tensor, mask: Tensor, fallback
     total = torch.zeros(size, *v.shape[1:], dtype=torch.float64).index_add_(0, slots, v * m)
     count = torch.zeros(size, *v.shape[1:], dtype=torch.float64).index_add_(0, slots, m)
     return torch.where(count > 0, total / count.clamp_min(1), fallback.double())
+
+
+def _seasonal_table(
+    data: SpatioTemporalData,
+    scheme: str,
+    end: int,
+    table: Callable[[Tensor, int, Tensor], Tensor],
+    fallback: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """Slot of every step and a per-slot table estimated on steps ``[0, end)``, with the
+    coarser scheme's table (:data:`~stgraph.data.calendar.COARSER`) as the fallback of
+    the slots ``table`` cannot estimate.
+
+    Args:
+        data: the series.
+        scheme: slot scheme (see :func:`~stgraph.data.calendar.slot_index`).
+        end: first step after the training split.
+        table: ``(training slots [end], number of slots, fallback) -> [slots, ...]``.
+        fallback: the last resort of every slot, ``[1, ...]``.
+
+    Returns:
+        ``(slots [T], table [S, ...])``.
+    """
+    slots_np, size = slot_index(data.timestamps, scheme, data.freq)
+    slots = torch.from_numpy(slots_np)
+    coarse = COARSER.get(scheme)
+    if coarse is not None:
+        coarse_slots, coarse_size = slot_index(data.timestamps, coarse, data.freq)
+        of_fine = torch.zeros(size, dtype=torch.int64)  # coarse slot of each fine slot
+        of_fine[slots] = torch.from_numpy(coarse_slots)
+        fallback = table(of_fine[slots[:end]], coarse_size, fallback)[of_fine]
+    return slots, table(slots[:end], size, fallback)
 
 
 class Baseline:
@@ -116,17 +152,11 @@ class HistoricalAverage(Baseline):
         end = protocol.bounds.train_end
         self.scheme = protocol.calendar(data)[1]
         v, m = data.values[:end], data.mask[:end]
-        slots, size = slot_index(data.timestamps, self.scheme, data.freq)
-        self.slots = torch.from_numpy(slots)  # [T]
         fallback = self.node_mean.double()[None]
-        coarse = COARSER.get(self.scheme)
-        if coarse is not None:
-            coarse_slots, coarse_size = slot_index(data.timestamps, coarse, data.freq)
-            of_fine = torch.zeros(size, dtype=torch.int64)  # coarse slot of each fine slot
-            of_fine[self.slots] = torch.from_numpy(coarse_slots)
-            coarse_table = _slot_means(of_fine[self.slots[:end]], coarse_size, v, m, fallback)
-            fallback = coarse_table[of_fine]
-        self.table = _slot_means(self.slots[:end], size, v, m, fallback).float()  # [S, N, F]
+        self.slots, table = _seasonal_table(  # [T], [S, N, F]
+            data, self.scheme, end, lambda s, n, fb: _slot_means(s, n, v, m, fb), fallback
+        )
+        self.table = table.float()
         return self
 
     def predict(self, batch: Batch) -> Tensor:
@@ -175,6 +205,95 @@ class SeasonalNaive(Baseline):
         seen = seen & ok.to(batch.x.device)
         last = _last_observed(batch.x, batch.x_mask, self.node_mean).unsqueeze(1)
         return torch.where(seen, past, last)
+
+
+def _nanquantile(values: Tensor, levels: Tensor) -> Tensor:
+    """Quantiles over dim 0 ignoring NaN, in node chunks (``torch.nanquantile`` refuses
+    inputs of more than 2**24 entries).
+
+    Shapes:
+        values: [t, N, F]; levels: [Q] -> [N, F, Q]
+    """
+    step = max(1, (1 << 24) // max(values.shape[0] * values.shape[2], 1))
+    parts = [
+        torch.nanquantile(values[:, i : i + step], levels, dim=0)
+        for i in range(0, values.shape[1], step)
+    ]
+    return torch.cat(parts, 1).movedim(0, -1)
+
+
+def _slot_quantiles(
+    slots: Tensor, size: int, values: Tensor, levels: Tensor, min_count: int, fallback: Tensor
+) -> Tensor:
+    """Empirical quantiles of the observed (non-NaN) values per slot, node and feature;
+    ``fallback`` where a slot holds fewer than ``min_count`` observed values.
+
+    Shapes:
+        slots: [T] in ``[0, size)``; values: [T, N, F] (NaN = missing); levels: [Q]
+        fallback: [size or 1, N, F, Q] -> [size, N, F, Q]
+    """
+    out = fallback.expand(size, *fallback.shape[1:]).clone()
+    counts = torch.bincount(slots, minlength=size).tolist()
+    chunks = torch.split(values[torch.argsort(slots, stable=True)], counts)
+    for s, chunk in enumerate(chunks):
+        if len(chunk) >= min_count:
+            enough = ((~chunk.isnan()).sum(0) >= min_count).unsqueeze(-1)
+            out[s] = torch.where(enough, _nanquantile(chunk, levels), out[s])
+    return out
+
+
+class ClimatologicalQuantile(Baseline):
+    """Climatological quantiles: per node and seasonal slot, the empirical quantiles
+    (linear interpolation, ``torch.quantile``) of the training split's observed values.
+
+    Slots are :class:`HistoricalAverage`'s (the protocol's scheme). A slot with fewer than
+    ``min_count`` observed values at a node falls back to the coarser scheme's quantiles
+    (time of day for time of week, month for day of year), then to the node's quantiles
+    over the whole training split, then to the mean over nodes of those. Its point
+    forecast (:meth:`predict`) is the median.
+
+    Args:
+        levels: quantile levels (sorted, in (0, 1)).
+        min_count: fewest observed values a slot's quantiles are estimated from.
+
+    Shapes:
+        predict_quantiles: batch -> [B, H, N, F, Q] in original units
+    """
+
+    name = "climatological_quantile"
+
+    def __init__(self, levels: tuple[float, ...] = DEFAULT_LEVELS, min_count: int = 10) -> None:
+        self.levels, self.min_count = tuple(levels), min_count
+
+    def fit(self, data: SpatioTemporalData, protocol: Protocol) -> ClimatologicalQuantile:
+        super().fit(data, protocol)
+        assert protocol.bounds is not None
+        end = protocol.bounds.train_end
+        v = torch.where(data.mask[:end], data.values[:end].double(), float("nan"))
+        q = torch.tensor(self.levels, dtype=torch.float64)
+        always = torch.zeros(end, dtype=torch.int64)  # one slot: the whole training split
+        node = _slot_quantiles(always, 1, v, q, 1, v.new_zeros(1, *v.shape[1:], len(q)))
+        seen = (~v.isnan()).any(0)[None, :, :, None]
+        pooled = torch.where(seen, node, float("nan")).nanmean(1, keepdim=True).nan_to_num(0.0)
+        fallback = torch.where(seen, node, pooled)  # [1, N, F, Q]
+        scheme, count = protocol.calendar(data)[1], self.min_count
+        self.slots, table = _seasonal_table(
+            data, scheme, end, lambda s, n, fb: _slot_quantiles(s, n, v, q, count, fb), fallback
+        )
+        self.table = table.float()  # [S, N, F, Q]
+        return self
+
+    def predict_quantiles(self, batch: Batch) -> Tensor:
+        """The slot quantiles of every target step.
+
+        Shapes:
+            output: [B, H, N, F, Q]
+        """
+        return self.table[self.slots[self._targets(batch)]].to(batch.x.device)
+
+    def predict(self, batch: Batch) -> Tensor:
+        """The median of :meth:`predict_quantiles` (interpolated when 0.5 is no level)."""
+        return median(self.predict_quantiles(batch), self.levels)
 
 
 BASELINES: dict[str, type[Baseline]] = {

@@ -23,10 +23,12 @@ from stgraph._atomic import atomic_write_text
 from stgraph.data.io.cards import card_protocol
 from stgraph.data.protocol import Protocol
 from stgraph.engine.nodebatch import NODE_PARTITIONS, node_batching_error
+from stgraph.engine.probconfig import head_loss
 from stgraph.models import check_hparams, get_model
+from stgraph.models.common import OutputHead
 
 SCHEDULES = ("cosine", "step", "constant")
-LOSS_NAMES = ("mae", "mse", "rmse")
+LOSS_NAMES = ("mae", "mse", "rmse", "pinball", "gaussian_nll")
 # Protocol fields that are not settings: identity (from the run), fitted state, fixed text.
 _PROTOCOL_NOT_SETTINGS = ("dataset", "seed", "bounds", "scaler_state", "missing_rule", "metrics")
 # TrainConfig fields that are not part of the run's identity.
@@ -51,7 +53,8 @@ class TrainConfig:
         warmup_epochs: linear warm-up epochs (>= 0).
         grad_clip: max global gradient norm (finite; ``0`` = off).
         patience: early stopping after this many epochs without a better validation MAE.
-        loss: ``"mae"``, ``"mse"`` or ``"rmse"`` (masked, on scaled values).
+        loss: ``"mae"``, ``"mse"``, ``"rmse"`` (masked, on scaled values), or the loss of a
+            distributional head (see :func:`~stgraph.engine.probconfig.head_loss`).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
         time_budget: CPU seconds of training + validation (this process, all its threads:
             the same work whatever else the machine runs) after which no new epoch starts
@@ -211,6 +214,8 @@ class RunConfig:
             the run's overrides).
         train: training hyper-parameters.
         seed: seed of the protocol, weights, shuffling and dropout.
+        head: the output distribution (:class:`~stgraph.models.common.OutputHead`, or
+            its ``{"kind", "levels"}`` mapping): it sets the model's output width.
     """
 
     dataset: str
@@ -219,6 +224,7 @@ class RunConfig:
     protocol: Protocol | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+    head: OutputHead = field(default_factory=OutputHead)
 
     def __post_init__(self) -> None:
         for name in ("dataset", "model"):
@@ -250,6 +256,11 @@ class RunConfig:
         train = self.train
         if train.seed != self.seed:
             train = dataclasses.replace(train, seed=self.seed)
+        try:
+            object.__setattr__(self, "head", OutputHead.from_dict(self.head))
+            train = dataclasses.replace(train, loss=head_loss(self.head, train))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         object.__setattr__(self, "train", train)
 
     @property
@@ -269,6 +280,7 @@ class RunConfig:
         protocol: Mapping[str, Any] | None = None,
         train: TrainConfig | Mapping[str, Any] | None = None,
         seed: int | None = None,
+        head: OutputHead | Mapping[str, Any] | None = None,
     ) -> RunConfig:
         """Config from the dataset card's default protocol and the given overrides
         (``None`` values in ``protocol`` / ``train`` mappings are ignored).
@@ -280,6 +292,7 @@ class RunConfig:
             protocol: protocol settings, e.g. ``{"lookback": 24, "scaler": "minmax"}``.
             train: a :class:`TrainConfig`, or overrides of its defaults.
             seed: run seed (default: ``train.seed`` of a given TrainConfig, else 0).
+            head: the output distribution (default: a point forecast).
         """
         kw: dict[str, Any] = dict(card_protocol(dataset))
         given = {k: v for k, v in (protocol or {}).items() if v is not None}
@@ -298,7 +311,7 @@ class RunConfig:
             _known("train", overrides, valid, "train")
             tc = TrainConfig(**overrides)
         run_seed = tc.seed if seed is None else seed
-        return cls(dataset, model, dict(hparams or {}), proto, tc, run_seed)
+        return cls(dataset, model, dict(hparams or {}), proto, tc, run_seed, head)  # type: ignore[arg-type]
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with fields replaced (validated again)."""
@@ -306,10 +319,11 @@ class RunConfig:
 
     # ------------------------------------------------------------------ (de)serialising
     def to_dict(self) -> dict[str, Any]:
-        """JSON/TOML form: ``dataset, model, seed, hparams, protocol, train`` (the fields
-        ``config.json`` holds and ``--config`` reads)."""
+        """JSON/TOML form: ``dataset, model, seed, hparams, protocol, train`` (+ ``head`` when
+        distributional): the fields ``config.json`` holds and ``--config`` reads."""
         pd = self.proto.to_dict()
         td = config_dict(self.train)
+        head = {"head": self.head.to_dict()} if self.head.probabilistic else {}
         return {
             "dataset": self.dataset,
             "model": self.model,
@@ -317,6 +331,7 @@ class RunConfig:
             "hparams": dict(self.hparams),
             "protocol": {k: pd[k] for k in protocol_settings()},
             "train": {k: td[k] for k in _train_settings()},
+            **head,
         }
 
     @classmethod
@@ -327,7 +342,7 @@ class RunConfig:
         Raises:
             ConfigError: unknown or missing keys and invalid values, naming ``source``.
         """
-        top = ("dataset", "model", "seed", "hparams", "protocol", "train")
+        top = ("dataset", "model", "seed", "hparams", "protocol", "train", "head")
         _known("top-level", d, top, source)
         missing = [k for k in ("dataset", "model") if k not in d]
         if missing:
@@ -348,6 +363,7 @@ class RunConfig:
                 protocol=sections["protocol"],
                 train=sections["train"],
                 seed=d.get("seed", 0),
+                head=d.get("head"),
             )
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None

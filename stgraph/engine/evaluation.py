@@ -12,9 +12,16 @@ from torch import Tensor
 from stgraph.data.protocol import Protocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch, WindowDataset
-from stgraph.engine.baselines import BASELINES
+from stgraph.engine.baselines import BASELINES, ClimatologicalQuantile
 from stgraph.engine.distributed import current, reduce_metrics, shard_windows
 from stgraph.engine.metrics import MetricAccumulator
+from stgraph.engine.probmetrics import (
+    ProbAccumulator,
+    forecast_levels,
+    gaussian_crps,
+    quantile_forecast,
+)
+from stgraph.models.common import OutputHead
 
 MAPE_NOTE = (
     "MAPE not reported: the training values include negatives (signed or standardised data), "
@@ -76,3 +83,39 @@ def evaluate_methods(
     if not mape_is_meaningful(data, protocol):
         results = {k: drop_mape(v) for k, v in results.items()}
     return results
+
+
+@torch.no_grad()
+def evaluate_probabilistic(
+    model_distribution: Callable[[Batch], Tensor],
+    head: OutputHead,
+    data: SpatioTemporalData,
+    protocol: Protocol,
+    split: str = "test",
+    batch_size: int = 64,
+) -> dict[str, dict[str, Any]]:
+    """CRPS, central-interval coverage and width (see :mod:`stgraph.engine.probmetrics`) of
+    a distributional forecast and of the climatological-quantile baseline (fitted on the
+    training split, at the same levels) on ``split``, exact over all windows. In a
+    distributed run the calling process scores every window itself (no collective: the
+    other ranks need not call it).
+
+    Args:
+        model_distribution: ``batch -> [B, H, N, F, K]`` in original units: quantiles at
+            ``head.levels``, or a Gaussian's mean and std (its CRPS in closed form, its
+            quantiles at :func:`~stgraph.engine.probmetrics.forecast_levels`).
+        head: the distribution the model outputs.
+
+    Returns:
+        ``{"model": {"overall": {...}, "horizons": {...}}, "climatological_quantile": ...}``.
+    """
+    levels = forecast_levels(head)
+    windows = protocol.windows(data, split)
+    base = ClimatologicalQuantile(levels).fit(data, protocol)
+    accs = {k: ProbAccumulator(windows.horizon, levels) for k in ("model", base.name)}
+    for batch in windows.loader(batch_size):
+        dist, y, mask = model_distribution(batch), batch.y, batch.y_mask
+        crps = gaussian_crps(dist, y) if head.kind == "gaussian" else None
+        accs["model"].update(quantile_forecast(head, dist), y, mask, crps)
+        accs[base.name].update(base.predict_quantiles(batch), y, mask)
+    return {k: acc.compute() for k, acc in accs.items()}

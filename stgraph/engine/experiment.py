@@ -5,6 +5,11 @@ A run directory holds ``config.json`` (the :class:`~stgraph.engine.config.RunCon
 ``protocol.json`` (fitted: split bounds, scaler statistics, calendar), ``forecaster.json`` +
 ``graph.json`` + ``model.pt`` (the trained :class:`~stgraph.engine.forecaster.Forecaster`),
 ``best.pt`` / ``last.pt`` (training checkpoints), ``train.log`` and ``metrics.json``.
+
+For a distributional head (quantiles or a Gaussian), ``metrics.json["probabilistic"]`` holds
+``{"model": ..., "climatological_quantile": ...}``, each ``{"overall": {"crps", "coverage",
+"width", "nominal", "count"}, "horizons": {"1": {...}, ...}}`` (see
+:mod:`stgraph.engine.probmetrics`), and the printed table gets a second table of them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from stgraph.data import get_dataset, list_datasets, load_dataset
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.forecaster import Forecaster
-from stgraph.engine.report import metrics_table
+from stgraph.engine.report import metrics_table, probabilistic_table
 from stgraph.engine.rundir import CONFIG, prepare_run_dir, read_json
 
 log = logging.getLogger("stgraph.run")
@@ -73,8 +78,14 @@ def load_data(
 
 
 def _results_json(
-    config: RunConfig, split: str, results: dict[str, dict[str, Any]], extra: dict[str, Any]
+    config: RunConfig,
+    split: str,
+    results: dict[str, dict[str, Any]],
+    extra: dict[str, Any],
+    prob: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
+    if prob:
+        extra = {**extra, "probabilistic": prob}
     return {
         "dataset": config.dataset,
         "model": config.model,
@@ -86,9 +97,19 @@ def _results_json(
     }
 
 
-def _table(config: RunConfig, results: dict[str, dict[str, Any]], data: SpatioTemporalData) -> str:
-    named = {config.model if k == "model" else k: v for k, v in results.items()}
-    return metrics_table(named, config.proto.horizon, data.freq)
+def _table(
+    config: RunConfig,
+    results: dict[str, dict[str, Any]],
+    data: SpatioTemporalData,
+    prob: dict[str, dict[str, Any]],
+) -> str:
+    def named(res: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {config.model if k == "model" else k: v for k, v in res.items()}
+
+    table = metrics_table(named(results), config.proto.horizon, data.freq)
+    if not prob:
+        return table
+    return f"{table}\n\n{probabilistic_table(named(prob), config.proto.horizon, data.freq)}"
 
 
 def train_run(
@@ -157,6 +178,7 @@ def train_run(
     summary = forecaster.fit(data, config.train, run_dir, resume=resume)
     forecaster.save(run_dir)
     results = forecaster.evaluate(data, "test", config.train.batch_size)
+    prob = forecaster.evaluate_probabilistic(data, "test", config.train.batch_size)
     extra = {
         "train_seconds": round(summary["train_seconds"], 2),
         "params": sum(p.numel() for p in forecaster.model.parameters()),
@@ -165,9 +187,9 @@ def train_run(
         "best_val_mae": summary["best_val_mae"],
         "data_dir": None if data_dir is None else str(data_dir),
     }
-    metrics = _results_json(config, "test", results, extra)
+    metrics = _results_json(config, "test", results, extra, prob)
     _write_json(run_dir / "metrics.json", metrics)
-    return RunResult(run_dir, metrics, _table(config, results, data))
+    return RunResult(run_dir, metrics, _table(config, results, data, prob))
 
 
 def load_run(
@@ -230,8 +252,9 @@ def evaluate_run(
     forecaster, data = load_run(run_dir, data_dir, data, device)
     config = forecaster.config
     results = forecaster.evaluate(data, split, config.train.batch_size)
-    metrics = _results_json(config, split, results, {})
-    return RunResult(Path(run_dir), metrics, _table(config, results, data))
+    prob = forecaster.evaluate_probabilistic(data, split, config.train.batch_size)
+    metrics = _results_json(config, split, results, {}, prob)
+    return RunResult(Path(run_dir), metrics, _table(config, results, data, prob))
 
 
 def forecast_run(
@@ -241,7 +264,8 @@ def forecast_run(
     device: str = "cpu",
 ) -> pd.DataFrame:
     """The ``H`` steps after the last observation, from a saved run: a tidy frame with
-    columns ``time, node, feature, value``.
+    columns ``time, node, feature, value`` (+ ``q<level>`` / ``std`` for a distributional
+    head, see :meth:`~stgraph.engine.forecaster.Forecaster.forecast`).
 
     Args:
         run_dir: a run directory written by :func:`train_run`.

@@ -27,13 +27,20 @@ from stgraph.engine.inputs import (
     data_signature,
     describe_mismatch,
     from_file,
-    future_times,
     is_lattice,
     model_inputs,
     model_spec,
-    window_covariates,
 )
 from stgraph.engine.nodebatch import NodeBatcher, check_node_batching, core_only, slice_nodes
+from stgraph.engine.probconfig import head_loss
+from stgraph.engine.probforecast import (
+    DistributionalForecasts,
+    forecast_frame,
+    next_window,
+    point_forecast,
+    quantile_columns,
+)
+from stgraph.engine.probmetrics import head_score
 from stgraph.engine.rundir import load_checkpoint, read_json
 from stgraph.engine.seed import seed_everything
 from stgraph.graph import SensorGraph
@@ -43,7 +50,7 @@ from stgraph.models import ModelSpec, build_model, check_pairing, get_model
 FORMAT = 1
 
 
-class Forecaster:
+class Forecaster(DistributionalForecasts):
     """A model ready to forecast: weights, fitted protocol, graph and device in one place.
 
     The forecaster decides which graph the model sees (each window's own edges when the data
@@ -59,8 +66,12 @@ class Forecaster:
         spec: the model's structural inputs (:func:`model_spec` of the training series).
         device: where the model runs (``"cpu"``, ``"cuda"``, ...).
 
+    With a distributional head (:class:`~stgraph.engine.probforecast.DistributionalForecasts`)
+    it also forecasts quantiles and scores them.
+
     Shapes:
         predict: batch (x [B, L, N, F]) -> [B, H, N, F] in original units
+        predict_quantiles: batch -> [B, H, N, F, Q] (a distributional head only)
     """
 
     def __init__(
@@ -120,11 +131,11 @@ class Forecaster:
         except ValueError as e:
             raise ConfigError(f"{data.name}: {e}") from None
         seed_everything(config.seed)
+        spec = dataclasses.replace(model_spec(data, protocol), head=config.head)
         try:
-            model = build_model(config.model, model_spec(data, protocol), **config.hparams)
+            model = build_model(config.model, spec, **config.hparams)
         except (TypeError, ValueError, RuntimeError) as e:
             raise ConfigError(f"model {config.model!r} cannot be built: {e}") from None
-        spec = model_spec(data, protocol)
         return cls(model, protocol, data.graph, config, data_signature(data), spec, device)
 
     def to(self, device: str | torch.device) -> Forecaster:
@@ -164,6 +175,10 @@ class Forecaster:
 
         self.check_data(data)
         train = train or self.config.train
+        try:  # the loss follows the head (a default "mae" becomes the head's loss)
+            train = dataclasses.replace(train, loss=head_loss(self.head, train))
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         with contextlib.ExitStack() as stack:
             folder = run_dir or stack.enter_context(tempfile.TemporaryDirectory())
             trainer = Trainer(self, data, train, folder)
@@ -225,30 +240,40 @@ class Forecaster:
         """Training loss of one batch: ``loss_fn(output, scaled target, mask)``; with
         ``teacher_forcing > 0`` the model's decoder is fed the true previous target with that
         probability (scheduled sampling). With a node batch's ``graph`` the model runs on its
-        halo and the loss covers the batch's own (core) nodes only."""
+        halo and the loss covers the batch's own (core) nodes only. A distributional head's
+        output is scored first (:func:`~stgraph.engine.probmetrics.head_score`) and
+        ``loss_fn`` averages that score over the observed entries."""
         y = self.scaler.transform(batch.y.to(self.device))
         mask = batch.y_mask.to(self.device)
         targets = torch.where(mask, y, torch.full((), float("nan"))) if teacher_forcing else None
         out = self.forward(batch, targets, teacher_forcing, graph)
         if graph is not None:
             out, y, mask = core_only(graph, out, y, mask)
+        if self.head.probabilistic:
+            out = torch.where(mask, head_score(self.head, out, y), torch.zeros((), device=y.device))
         return loss_fn(out, y, mask)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Tensor:
-        """Forecast in original units, in eval mode (the previous mode is restored); a
-        node-batched run predicts part by part (see :mod:`stgraph.engine.nodebatch`).
+        """Point forecast in original units (a distributional head's median or mean), in
+        eval mode (the previous mode is restored); a node-batched run predicts part by part
+        (see :mod:`stgraph.engine.nodebatch`).
 
         Shapes:
             output: [B, H, N, F_out] on the CPU
         """
+        if self.head.probabilistic:
+            return point_forecast(self.head, self.predict_distribution(batch))
+        return self.scaler.inverse_transform(self._predict_scaled(batch))
+
+    def _predict_scaled(self, batch: Batch) -> Tensor:
         was_training = self.model.training
         self.model.eval()
         nb = None if self.config.train.eval_full_graph else self.node_batcher
         try:
             part = lambda halo: self.forward(batch, graph=halo)  # noqa: E731
             out = self.forward(batch) if nb is None else nb.assemble(part, batch.x)
-            return self.scaler.inverse_transform(out.cpu())
+            return out.cpu()
         finally:
             self.model.train(was_training)
 
@@ -287,46 +312,20 @@ class Forecaster:
 
         Returns:
             A tidy frame with columns ``time, node, feature, value`` (``H * N * F`` rows,
-            real timestamps and node ids).
+            real timestamps and node ids; ``value`` is the point forecast), then for a
+            distributional head ``q<level>`` per level of :attr:`quantile_levels` (e.g.
+            ``q0.1``) and, for a Gaussian, ``std``.
 
         Shapes:
             future_covariates: [H, 1 or N, C - 2]
         """
         self.check_data(data)
-        lookback, horizon = self.protocol.lookback, self.protocol.horizon
-        if data.num_steps < lookback:
-            raise ValueError(
-                f"forecast needs the last {lookback} steps (the lookback); {data.name!r} has "
-                f"{data.num_steps}"
-            )
-        times = future_times(data, horizon)
-        cov = window_covariates(data, times, lookback, future_covariates)
-        n, f = data.num_nodes, data.num_features
-        x, m = data.values[-lookback:], data.mask[-lookback:]
-        edges: tuple[Any, Any, Any] = (None, None, None)
-        if data.temporal_edges is not None:
-            ei, ew = data.temporal_edges.at(data.num_steps - 1)
-            edges = (ei, ew, torch.tensor([0, ei.shape[1]]))
-        batch = Batch(
-            x=x[None],
-            y=torch.zeros(1, horizon, n, f),
-            x_mask=m[None],
-            y_mask=torch.zeros(1, horizon, n, f, dtype=torch.bool),
-            covariates=cov[None],
-            start=torch.tensor([data.num_steps - lookback]),
-            edge_index=edges[0],
-            edge_weight=edges[1],
-            edge_ptr=edges[2],
-        )
-        pred = self.predict(batch)[0].numpy()  # [H, N, F]
-        return pd.DataFrame(
-            {
-                "time": np.repeat(times, n * f),
-                "node": np.tile(np.repeat(np.asarray(data.graph.node_ids), f), horizon),
-                "feature": np.tile(np.asarray(data.feature_names), horizon * n),
-                "value": pred.reshape(-1).astype(np.float64),
-            }
-        )
+        times, batch = next_window(data, self.protocol, future_covariates)
+        if not self.head.probabilistic:
+            return forecast_frame(data, times, self.predict(batch)[0])
+        dist = self.predict_distribution(batch)[0]  # [H, N, F, K]
+        extra = quantile_columns(self.head, dist)
+        return forecast_frame(data, times, point_forecast(self.head, dist), extra)
 
     # ------------------------------------------------------------------ files
     def save(self, run_dir: str | Path) -> None:

@@ -59,7 +59,24 @@ def masked_mape(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     return 100.0 * _masked_mean((pred - target).abs() / target.abs().clamp_min(MAPE_EPS), m)
 
 
-LOSSES = {"mae": masked_mae, "mse": masked_mse, "rmse": masked_rmse}
+def masked_score(score: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Masked mean of a per-entry score already evaluated against the target (a
+    distributional head's pinball loss or NLL, see :func:`stgraph.engine.probmetrics.head_score`);
+    ``target`` is not used (0 when nothing is observed).
+
+    Shapes:
+        score, mask: [B, H, N, F] -> scalar
+    """
+    return _masked_mean(score, mask)
+
+
+LOSSES = {
+    "mae": masked_mae,
+    "mse": masked_mse,
+    "rmse": masked_rmse,
+    "pinball": masked_score,
+    "gaussian_nll": masked_score,
+}
 
 
 class MetricAccumulator:

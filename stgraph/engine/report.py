@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from stgraph.data.calendar import horizon_label
 from stgraph.engine.evaluation import MAPE_NOTE
 
 METRICS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE %"))
+PROB_METRICS = (("crps", "CRPS"), ("coverage", "coverage"), ("width", "width"))
 
 
 def pick_horizons(horizon: int) -> list[int]:
@@ -34,14 +36,36 @@ def metrics_table(results: dict[str, dict[str, Any]], horizon: int, freq: Any = 
         freq: the series' step (a pandas offset or string such as ``"5min"`` / ``"MS"``),
             to label columns (``"15m"``, ``"1h"``, ``"1d"``, ``"3mo"``); ``None`` = ``@step``.
     """
-    steps = pick_horizons(horizon)
-    keys = [str(s) for s in steps] + ["all"]
-    labels = [horizon_label(freq, s) for s in steps] + ["all"]
     shown = [
         (metric, title)
         for metric, title in METRICS
         if metric != "mape" or any(r["overall"].get("mape") is not None for r in results.values())
     ]
+    note = [] if len(shown) == len(METRICS) else ["", MAPE_NOTE]
+    return "\n".join([_grid(results, horizon, freq, shown), *note])
+
+
+def probabilistic_table(results: dict[str, dict[str, Any]], horizon: int, freq: Any = None) -> str:
+    """Table of CRPS, central-interval coverage and width (see
+    :mod:`stgraph.engine.probmetrics`) at representative horizon steps and overall, one row
+    per method; the interval's nominal coverage is named under the table.
+
+    Args:
+        results: ``{method: {"overall": {...}, "horizons": {"1": {...}}}}``.
+        horizon: number of forecast steps.
+        freq: the series' step, to label columns (see :func:`metrics_table`).
+    """
+    nominal = next((r["overall"].get("nominal") for r in results.values()), None)
+    note = "no central interval" if nominal is None else f"{nominal:.0%} central interval"
+    return f"{_grid(results, horizon, freq, PROB_METRICS)}\n\ncoverage / width: {note}"
+
+
+def _grid(
+    results: dict[str, dict[str, Any]], horizon: int, freq: Any, shown: Sequence[tuple[str, str]]
+) -> str:
+    steps = pick_horizons(horizon)
+    keys = [str(s) for s in steps] + ["all"]
+    labels = [horizon_label(freq, s) for s in steps] + ["all"]
     top, sub = ["method"], [""]
     rows = []
     for _, title in shown:
@@ -56,5 +80,4 @@ def metrics_table(results: dict[str, dict[str, Any]], horizon: int, freq: Any = 
         rows.append(row)
     widths = [max(len(r[i]) for r in (top, sub, *rows)) for i in range(len(top))]
     lines = [_align(top, widths), _align(sub, widths), "-" * len(_align(sub, widths))]
-    note = [] if len(shown) == len(METRICS) else ["", MAPE_NOTE]
-    return "\n".join(lines + [_align(r, widths) for r in rows] + note)
+    return "\n".join(lines + [_align(r, widths) for r in rows])

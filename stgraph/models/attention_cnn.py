@@ -6,7 +6,7 @@ import itertools
 
 from torch import Tensor, nn
 
-from stgraph.models.common import covariate_width, with_time_features
+from stgraph.models.common import add_last_value, covariate_width, with_time_features
 from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import AttentionCNN
 
@@ -74,4 +74,4 @@ class AttentionCNNForecaster(nn.Module):
         for block in self.blocks:
             z = block(z, edge_index, edge_weight)
         out = self.read(z).reshape(b, n, self.horizon, self.out_channels).transpose(1, 2)
-        return out + x[:, -1:, :, : self.out_channels]
+        return add_last_value(out, x)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgraph.models.common import covariate_width, time_features, with_time_features
+from stgraph.models.common import add_last_value, covariate_width, time_features, with_time_features
 from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import GraphLSTMCell, LatticeConv
 
@@ -287,7 +287,7 @@ class ConvLSTMForecaster(nn.Module):
             future, _ = self._run(dec, future, edge_index, types, state)
             outs.append(future)
         out = self.read(torch.cat(outs, -1))
-        return out + x[:, -1:, :, : out.shape[-1]]
+        return add_last_value(out, x)
 
     @staticmethod
     def _run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from stgraph.models.common import add_last_value
 from stgraph.models.registry import Capabilities, register_model
 from stgraph.nn import (
     CalendarEmbedding,
@@ -48,8 +49,9 @@ class GCNTransformer(nn.Module):
     target time + node embedding) cross-attends over the encoded history of its own node
     (seed article sec. 4.2, interactive attention), followed by a feed-forward layer and a
     linear read-out; all ``H`` steps are produced at once. With ``persistence=True`` (and
-    ``F_out = F``) the read-out is added to the last input step, so the network learns the
-    change from the latest observation rather than the level:
+    ``F_out`` a multiple of ``F``: the location channels of a distributional head, see
+    :func:`~stgraph.models.common.add_last_value`) the read-out is added to the last input
+    step, so the network learns the change from the latest observation rather than the level:
     :math:`\hat y_{t+h} = x_t + g_h(\cdot)`.
 
     Args:
@@ -91,7 +93,8 @@ class GCNTransformer(nn.Module):
     ) -> None:
         super().__init__()
         self.lookback, self.horizon, self.num_covariates = lookback, horizon, num_covariates
-        self.persistence = persistence and in_channels == out_channels
+        self.in_channels = in_channels
+        self.persistence = persistence and out_channels % in_channels == 0
         extra = max(num_covariates - 2, 0)
         self.inp = nn.Linear(in_channels + extra, dim)
         self.node_emb = nn.Parameter(torch.empty(num_nodes, dim))
@@ -138,4 +141,4 @@ class GCNTransformer(nn.Module):
         q = q + self.cross(self.norm_q(q), self.norm_m(h))
         q = q + self.ffn(self.norm_f(q))
         out = self.read(self.norm_o(q))
-        return out + x[:, -1:, :, : out.shape[-1]] if self.persistence else out
+        return add_last_value(out, x, self.in_channels) if self.persistence else out

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from torch import nn
 
 from stgraph._registry import Registry
+from stgraph.models.common import DistributionalOutput, OutputHead
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class ModelSpec:
         num_nodes: ``N`` (for node embeddings / adaptive adjacency).
         num_covariates: covariate channels ``C`` (the first two are time of day, day of week).
         steps_per_day: time-of-day slots.
+        head: the output distribution (:class:`~stgraph.models.common.OutputHead`; a
+            ``{"kind", "levels"}`` mapping is read as one). A distributional head builds the
+            model with ``out_channels * K`` channels inside a
+            :class:`~stgraph.models.common.DistributionalOutput`.
     """
 
     in_channels: int
@@ -34,6 +39,10 @@ class ModelSpec:
     num_nodes: int
     num_covariates: int = 2
     steps_per_day: int = 288
+    head: OutputHead = field(default_factory=OutputHead)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head", OutputHead.from_dict(self.head))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON)."""
@@ -232,5 +241,11 @@ def get_model(name: str) -> ModelEntry:
 
 
 def build_model(name: str, spec: ModelSpec, **hparams: Any) -> nn.Module:
-    """Instantiate a registered model for ``spec`` with optional hyper-parameter overrides."""
-    return get_model(name).build(spec, **hparams)
+    """Instantiate a registered model for ``spec`` with optional hyper-parameter overrides;
+    with a distributional ``spec.head``, the model of ``F * K`` outputs wrapped in a
+    :class:`~stgraph.models.common.DistributionalOutput` (output ``[B, H, N, F, K]``)."""
+    head = spec.head
+    if not head.probabilistic:
+        return get_model(name).build(spec, **hparams)
+    wide = dataclasses.replace(spec, out_channels=spec.out_channels * head.width, head=OutputHead())
+    return DistributionalOutput(get_model(name).build(wide, **hparams), spec.out_channels, head)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgraph.models.common import covariate_width, time_features, with_time_features
+from stgraph.models.common import add_last_value, covariate_width, time_features, with_time_features
 from stgraph.models.convlstm import GRID_CAPABILITIES, LatticeConv3x3, lattice_edge_types
 from stgraph.models.registry import register_model
 
@@ -218,4 +218,4 @@ class STResNet(nn.Module):
             )
             res = res + self.external(future.permute(0, 2, 1, 3).reshape(b, n, -1))
         out = res.reshape(b, n, self.horizon, self.out_channels).transpose(1, 2)
-        return out + x[:, -1:, :, : self.out_channels]
+        return add_last_value(out, x)
