@@ -193,7 +193,7 @@ class Trainer:
         bar = tqdm(
             total=n_batches,
             desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-            disable=not cfg.progress,
+            disable=None if cfg.progress else True,  # None: no bar when stderr is no terminal
             leave=False,
             dynamic_ncols=True,
         )
