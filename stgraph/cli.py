@@ -1,5 +1,6 @@
-"""Command line: ``stgraph train | evaluate | forecast | datasets | models``. Parses arguments
-into a :class:`~stgraph.engine.config.RunConfig` and calls the library; no logic of its own.
+"""Command line: ``stgraph train | evaluate | forecast | plot | report | datasets | models``.
+Parses arguments into a :class:`~stgraph.engine.config.RunConfig` and calls the library; no
+logic of its own.
 
 Every error the user can fix ends in one line ``stgraph: error: ...`` and exit status 2;
 Ctrl-C ends with exit status 130 and says how to resume.
@@ -123,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
         "week_of_year, month_of_year or none (default: from the data's frequency)",
     )
     t.add_argument(
+        "--head",
+        choices=("point", "quantile", "gaussian"),
+        help="forecast distribution: point (default), quantile (pinball loss) or gaussian (NLL)",
+    )
+    t.add_argument(
+        "--quantiles",
+        type=float,
+        nargs="+",
+        metavar="LEVEL",
+        help="levels of a quantile head, sorted, in (0, 1) (default the deciles 0.1 ... 0.9)",
+    )
+    t.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="model hyper-parameters"
     )
     mode = t.add_mutually_exclusive_group()
@@ -152,6 +165,20 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--output", default=None, help="CSV to write (default: standard output)")
     _runtime(f)
 
+    pl = sub.add_parser("plot", help="draw a run's plots (PNG files, default RUN_DIR/plots)")
+    pl.add_argument("run_dir")
+    pl.add_argument(
+        "--sensors",
+        nargs="+",
+        metavar="ID",
+        help="node ids for the forecast plot (default: lowest, median and highest test MAE)",
+    )
+    pl.add_argument("--data-dir", default=None, help="data root (default: the run's)")
+    pl.add_argument("--out", default=None, help="folder for the PNGs (default RUN_DIR/plots)")
+    rp = sub.add_parser("report", help="write RUN_DIR/report.html (metrics, config, plots)")
+    rp.add_argument("run_dir")
+    rp.add_argument("--data-dir", default=None, help="data root (default: the run's)")
+
     d = sub.add_parser("datasets", help="list datasets (name, then description + availability)")
     d.add_argument("--data-dir", default=None, help="data root searched first")
     dsub = d.add_subparsers(dest="datasets_command")
@@ -161,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("name")
     dl.add_argument("--cache-dir", default=None, help="target folder (default ~/.cache/stgraph)")
     sub.add_parser("models", help="list models: name, description, hyper-parameters (defaults)")
+    from stgraph.engine.taskcli import add_task_parsers
+
+    add_task_parsers(sub, _runtime)
     return p
 
 
@@ -186,6 +216,8 @@ def _run_config(args: argparse.Namespace) -> Any:
                 given[key] = value
             else:
                 given.setdefault(section, {})[key] = value
+    if args.head is not None or args.quantiles is not None:
+        given["head"] = {"kind": args.head or "quantile", "levels": args.quantiles or []}
     merged = _merge(base, given)
     for key in ("dataset", "model"):
         if not merged.get(key):
@@ -282,7 +314,7 @@ def _models() -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("train", "evaluate", "forecast"):
+    if args.command in ("train", "evaluate", "forecast", "heldout", "impute"):
         from stgraph._threads import configure_threads
 
         configure_threads(args.threads)
@@ -297,8 +329,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "forecast":
         return _forecast(args)
+    if args.command == "plot":
+        from stgraph.viz import plot_run
+
+        kw = {"data_dir": args.data_dir, "sensors": args.sensors, "out_dir": args.out}
+        print("\n".join(str(p) for p in plot_run(args.run_dir, **kw)))
+        return 0
+    if args.command == "report":
+        from stgraph.viz import write_report
+
+        print(write_report(args.run_dir, data_dir=args.data_dir))
+        return 0
     if args.command == "datasets":
         return _datasets(args)
+    if args.command in ("heldout", "impute"):
+        from stgraph.engine.taskcli import run_task
+
+        return run_task(args, _kv(args.set))
     return _models()
 
 

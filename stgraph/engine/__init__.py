@@ -11,6 +11,8 @@ from stgraph.engine.baselines import (
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
 from stgraph.engine.experiment import evaluate_run, forecast_run, load_run, train_run
 from stgraph.engine.forecaster import Forecaster
+from stgraph.engine.heldout import heldout_run
+from stgraph.engine.imputation import evaluate_imputation
 from stgraph.engine.launch import train_distributed
 from stgraph.engine.metrics import (
     MetricAccumulator,
@@ -34,9 +36,11 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingError",
+    "evaluate_imputation",
     "evaluate_run",
     "forecast_run",
     "get_baseline",
+    "heldout_run",
     "load_run",
     "masked_mae",
     "masked_mape",
