@@ -1,14 +1,16 @@
 """What every worked example shares: its command line, the training budget, the data check,
 the training run with its metrics table, and the plots + HTML report at the end.
 
-Each example calls :func:`parse_args`, :func:`missing_data` (real data only),
-:func:`train` and :func:`finish`; everything else is the public stgraph API.
+A one-model example is one call of :func:`run_example`; an example that trains more than one
+run calls :func:`parse_args`, :func:`missing_data` (real data only), :func:`train` and
+:func:`finish` itself. Everything else is the public stgraph API.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,35 @@ def feature_subset(data: SpatioTemporalData, feature: str) -> SpatioTemporalData
     """One feature of ``data`` as its own series, named ``<dataset>-<feature>`` (a run on it
     is reloaded with ``data=...``, never by the registered name, whose features differ)."""
     return dataclasses.replace(data.select_features([feature]), name=f"{data.name}-{feature}")
+
+
+def run_example(
+    argv: Sequence[str] | None,
+    doc: str | None,
+    name: str,
+    dataset: str,
+    model: str,
+    *,
+    hparams: Mapping[str, Any],
+    tiny_hparams: Mapping[str, Any],
+    **train_settings: Any,
+) -> int:
+    """The whole of a one-model example: parse the command line, check a real dataset's files
+    (exit status 2 with what to do when they are missing), :func:`train`, :func:`finish`.
+
+    Args:
+        argv, doc, name: for :func:`parse_args`.
+        dataset, model, hparams, tiny_hparams, **train_settings: for :func:`train`.
+
+    Returns:
+        The process exit status.
+    """
+    args = parse_args(argv, doc, name)
+    if message := missing_data(dataset, args.data_dir):
+        print(message, file=sys.stderr)
+        return 2
+    result, data = train(
+        args, dataset, model, hparams=hparams, tiny_hparams=tiny_hparams, **train_settings
+    )
+    finish(result, args, data)
+    return 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import finish, missing_data, parse_args, train
+from _common import run_example
 
 DATASET, MODEL = "aqi36", "graph-wavenet"
 HPARAMS = {"dim": 16, "blocks": 4, "layers": 3}
@@ -36,15 +36,17 @@ TINY = {"dim": 4}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the data, train, print the metrics next to the baselines, plot, report."""
-    args = parse_args(argv, __doc__, "air_quality")
-    if message := missing_data(DATASET, args.data_dir):
-        print(message, file=sys.stderr)
-        return 2
-    result, data = train(
-        args, DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY, batch_size=32, max_batches=40
+    return run_example(
+        argv,
+        __doc__,
+        "air_quality",
+        DATASET,
+        MODEL,
+        hparams=HPARAMS,
+        tiny_hparams=TINY,
+        batch_size=32,
+        max_batches=40,
     )
-    finish(result, args, data)
-    return 0
 
 
 if __name__ == "__main__":

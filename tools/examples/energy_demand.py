@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import finish, parse_args, train
+from _common import run_example
 
 DATASET, MODEL = "synthetic-energy", "stid"
 HPARAMS = {"dim": 32, "layers": 3}
@@ -38,11 +38,10 @@ TINY = {"dim": 4, "layers": 1}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Train, print the metrics next to the baselines, plot, write the report."""
-    args = parse_args(argv, __doc__, "energy_demand")
-    result, data = train(args, DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY)
-    finish(result, args, data)
-    return 0
+    """Check the data, train, print the metrics next to the baselines, plot, report."""
+    return run_example(
+        argv, __doc__, "energy_demand", DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY
+    )
 
 
 if __name__ == "__main__":

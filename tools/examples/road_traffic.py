@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import finish, missing_data, parse_args, train
+from _common import run_example
 
 DATASET, MODEL = "los-loop", "dcrnn"
 HPARAMS = {"hidden": 16, "layers": 1, "k": 2}
@@ -35,13 +35,16 @@ TINY = {"hidden": 8, "layers": 1}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the data, train, print the metrics next to the baselines, plot, report."""
-    args = parse_args(argv, __doc__, "road_traffic")
-    if message := missing_data(DATASET, args.data_dir):
-        print(message, file=sys.stderr)
-        return 2
-    result, data = train(args, DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY, batch_size=32)
-    finish(result, args, data)
-    return 0
+    return run_example(
+        argv,
+        __doc__,
+        "road_traffic",
+        DATASET,
+        MODEL,
+        hparams=HPARAMS,
+        tiny_hparams=TINY,
+        batch_size=32,
+    )
 
 
 if __name__ == "__main__":

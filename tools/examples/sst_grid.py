@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import finish, missing_data, parse_args, train
+from _common import run_example
 
 DATASET, MODEL = "pacific-sst", "convlstm"
 HPARAMS = {"hidden": 8, "layers": 1}
@@ -35,13 +35,9 @@ TINY = {"hidden": 4, "layers": 1}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the data, train, print the metrics next to the baselines, plot, report."""
-    args = parse_args(argv, __doc__, "sst_grid")
-    if message := missing_data(DATASET, args.data_dir):
-        print(message, file=sys.stderr)
-        return 2
-    result, data = train(args, DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY, batch_size=16)
-    finish(result, args, data)
-    return 0
+    return run_example(
+        argv, __doc__, "sst_grid", DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY, batch_size=16
+    )
 
 
 if __name__ == "__main__":

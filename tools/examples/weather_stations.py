@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from _common import finish, missing_data, parse_args, train
+from _common import run_example
 
 DATASET, MODEL = "noaa-weather", "stcn"
 HPARAMS = {"dim": 32, "layers": 3}
@@ -36,13 +36,9 @@ TINY = {"dim": 8, "layers": 1}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the data, train, print the metrics next to the baselines, plot, report."""
-    args = parse_args(argv, __doc__, "weather_stations")
-    if message := missing_data(DATASET, args.data_dir):
-        print(message, file=sys.stderr)
-        return 2
-    result, data = train(args, DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY)
-    finish(result, args, data)
-    return 0
+    return run_example(
+        argv, __doc__, "weather_stations", DATASET, MODEL, hparams=HPARAMS, tiny_hparams=TINY
+    )
 
 
 if __name__ == "__main__":
