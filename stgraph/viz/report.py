@@ -152,7 +152,13 @@ def render_report(
     if isinstance(prob, Mapping) and prob:
         parts += [
             "<h2>Probabilistic metrics</h2>",
-            results_table(prob, horizon, freq, PROBABILISTIC, first_is_model=False),
+            results_table(
+                {str(metrics.get("model")) if k == "model" else k: v for k, v in prob.items()},
+                horizon,
+                freq,
+                PROBABILISTIC,
+                first_is_model=False,
+            ),
         ]
     parts += ["<h2>Plots</h2>", *(_image(p) for p in plots)]
     parts += ["<h2>Configuration</h2>", f"<pre>{_e(json.dumps(config, indent=2))}</pre>"]
