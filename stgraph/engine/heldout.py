@@ -1,32 +1,24 @@
 r"""Held-out stations (kriging / inductive forecasting): train on some stations, forecast at
 stations never seen.
 
-The split is by node as well as by time. The graph is the one of *all* stations (the
-loader builds it from every station's coordinates, new ones included, as a user adding a
-station would), the held-out stations' values are hidden (:func:`~stgraph.data.nodesplit.
-hide_nodes`), so the scaler fit, the model inputs and the training loss never see them.
+The split is by node as well as by time. The graph is the one of *all* stations (as a user
+adding a station would build it); the held-out stations' values are hidden
+(:func:`~stgraph.data.nodesplit.hide_nodes`): scaler, inputs and loss never see them. Models
+that cannot say anything about a node they never saw are refused (:func:`check_inductive`).
 
-To make the model learn to infer a station from its neighbours, :class:`NodeDropout` zeroes
-the inputs of a random subset of the training stations at every training step while their
-targets stay in the loss (the masking IGNNK trains with: Wu et al., *Inductive Graph Neural
-Networks for Spatiotemporal Kriging*, AAAI 2021; a missing input is 0 after scaling, the
-project's missing-value rule). Early stopping uses the ordinary validation windows (the
-training stations, inputs visible): the held-out stations take no part in any choice.
+Training hides the inputs of a random share of the training stations per window while their
+targets stay in the loss (IGNNK's masking: Wu et al., *Inductive Graph Neural Networks for
+Spatiotemporal Kriging*, AAAI 2021). A hidden input is by default the IDW interpolation of
+the visible stations' inputs (:class:`IDWFill`), else 0 after scaling (:class:`NodeDropout`).
+Early stopping uses the usual validation windows: held-out stations take no part in choices.
 
-At test time the held-out stations' inputs are hidden and the metrics cover the held-out
-stations only (:class:`HeldOutWindows`). Baselines at the held-out stations, by
-inverse-distance weighting (:mod:`stgraph.graph.idw`, power 2 on great-circle distances) of
-the observed stations':
-
-- ``idw_last_value``: last observed input values (a forecast with the model's information);
-- ``idw_climatology``: seasonal climatology of the training split
-  (:class:`~stgraph.engine.baselines.HistoricalAverage`);
-- ``idw_truth (oracle)``: true values at the target times: spatial interpolation with the
-  neighbours' future truth, information no forecast has; an oracle reference.
-
-Models with per-node parameters (node embeddings, adaptive adjacencies, per-node norms) or
-that ignore the graph cannot say anything about a node they never saw; :func:`check_inductive`
-refuses them.
+At test time the held-out stations' inputs are hidden and the metrics cover them only
+(:class:`HeldOutWindows`). Baselines there, by inverse-distance weighting
+(:mod:`stgraph.graph.idw`, power 2 on great-circle distances) of the observed stations':
+``idw_last_value`` (their last observed inputs: a forecast with the model's information),
+``idw_climatology`` (their training-split seasonal climatology,
+:class:`~stgraph.engine.baselines.HistoricalAverage`) and ``idw_truth (oracle)`` (their true
+values at the target times: information no forecast has).
 """
 
 from __future__ import annotations
@@ -54,11 +46,14 @@ from stgraph.engine.experiment import load_data
 from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.inputs import model_spec
 from stgraph.engine.report import metrics_table
-from stgraph.graph.idw import idw_interpolate, station_distances
+from stgraph.graph import SensorGraph
+from stgraph.graph.idw import NodeIDW
 from stgraph.models import ModelSpec, build_model, get_model
 
 #: names of the baseline rows, in table order
 IDW_ROWS = ("idw_last_value", "idw_climatology", "idw_truth (oracle)")
+#: how hidden inputs reach the model: IDW of the visible stations (:class:`IDWFill`) or 0
+INPUT_FILLS = ("idw", "zero")
 
 
 def check_inductive(model: str, spec: ModelSpec, hparams: dict[str, Any] | None = None) -> None:
@@ -81,7 +76,7 @@ def check_inductive(model: str, spec: ModelSpec, hparams: dict[str, Any] | None 
     elif caps.grid_only:
         why = "it needs nodes on a grid (Capabilities.grid_only)"
     else:
-        kw = dict(hparams or {})
+        kw = hparams or {}
         a = build_model(model, spec, **kw).state_dict()
         bigger = dataclasses.replace(spec, num_nodes=spec.num_nodes + 1)
         b = build_model(model, bigger, **kw).state_dict()
@@ -95,10 +90,16 @@ def check_inductive(model: str, spec: ModelSpec, hparams: dict[str, Any] | None 
         )
 
 
+def _drops(batch_size: int, rate: float, eligible: Tensor) -> Tensor:
+    """[B, 1, N, 1]: each ``eligible`` ([N]) node dropped with probability ``rate``."""
+    drop = torch.rand(batch_size, 1, eligible.numel(), 1, device=eligible.device) < rate
+    return drop & eligible.view(1, 1, -1, 1)
+
+
 class NodeDropout(nn.Module):
     r"""Wraps a model; in train mode only, zeroes the inputs of a random share of the
-    eligible nodes, independently per window (IGNNK-style masking, Wu et al., AAAI 2021), so
-    the model learns to forecast a node from its neighbours. In eval mode it is the model.
+    eligible nodes, independently per window (IGNNK-style masking), so the model learns to
+    forecast a node from its neighbours. In eval mode it is the model.
 
     Args:
         model: the wrapped forecasting model.
@@ -116,24 +117,59 @@ class NodeDropout(nn.Module):
         self.model, self.rate = model, float(rate)
         self.register_buffer("eligible", eligible.bool().clone(), persistent=False)
 
-    def forward(
-        self,
-        x: Tensor,
-        edge_index: Tensor,
-        edge_weight: Tensor | None,
-        covariates: Tensor,
-        **kw: Any,
-    ) -> Tensor:
-        """Run the model, with dropped nodes' inputs zeroed in train mode."""
+    def forward(self, x: Tensor, *args: Any, **kw: Any) -> Tensor:
+        """The model's forward, dropped nodes' inputs zeroed in train mode."""
         if self.training and self.rate > 0:
-            b, _, n, _ = x.shape
-            eligible = self.get_buffer("eligible")
-            drop = (torch.rand(b, 1, n, 1, device=x.device) < self.rate) & eligible.view(1, 1, n, 1)
-            x = x.masked_fill(drop, 0.0)
-        return self.model(x, edge_index, edge_weight, covariates, **kw)
+            x = x.masked_fill(_drops(len(x), self.rate, self.get_buffer("eligible")), 0.0)
+        return self.model(x, *args, **kw)
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
+
+
+class IDWFill:
+    r"""Hides the held-out nodes' inputs and, in training, those of a random share ``rate``
+    of the other nodes per window (IGNNK-style), and fills every hidden input entry with the
+    inverse-distance-weighted mean of the visible nodes' observed inputs at the same step and
+    feature (:meth:`~stgraph.graph.idw.NodeIDW.fill`, original units, the baselines' distances),
+    marked observed: the model reads it, not the 0 (the mean) of a missing input.
+
+    Args:
+        graph: the graph of all nodes (with coordinates).
+        held_out: ``True`` at held-out node positions (always hidden).
+        rate: share of the other nodes hidden per training window.
+        power: IDW power.
+
+    Shapes:
+        held_out: [N] bool; batch x, x_mask: [B, L, N, F] in and out
+    """
+
+    def __init__(self, graph: SensorGraph, held_out: Tensor, rate: float = 0, power: float = 2):
+        if not 0 <= rate < 1:
+            raise ValueError(f"input drop rate must be in [0, 1), got {rate}")
+        self.held_out, self.rate = held_out.bool().clone(), float(rate)
+        self.idw = NodeIDW(graph, power)
+
+    def __call__(self, batch: Batch, training: bool = False) -> Batch:
+        """``batch`` with the hidden nodes' inputs filled (new drops at each training call)."""
+        hidden = self.held_out.to(batch.x.device).view(1, 1, -1, 1)
+        if training and self.rate > 0:
+            hidden = hidden | _drops(len(batch.x), self.rate, ~hidden.view(-1))
+        x, x_mask = self.idw.fill(batch.x, batch.x_mask, hidden)
+        return dataclasses.replace(batch, x=x, x_mask=x_mask)
+
+
+class HeldOutForecaster(Forecaster):
+    """A :class:`~stgraph.engine.forecaster.Forecaster` whose model reads every batch through
+    ``filler`` (:class:`IDWFill`) in training, validation and prediction alike."""
+
+    filler: IDWFill | None = None
+
+    def forward(self, batch: Batch, *args: Any, **kw: Any) -> Tensor:
+        """:meth:`Forecaster.forward` of the filled batch."""
+        if self.filler is not None:
+            batch = self.filler(batch.to(self.device), self.model.training)
+        return super().forward(batch, *args, **kw)
 
 
 class HeldOutWindows(WindowDataset):
@@ -143,10 +179,7 @@ class HeldOutWindows(WindowDataset):
     Args:
         data: the full series (true values at every node).
         starts, lookback, horizon: as :class:`~stgraph.data.windows.WindowDataset`.
-        held_out: ``True`` at held-out node positions.
-
-    Shapes:
-        held_out: [N] bool
+        held_out: ``True`` at held-out node positions ([N] bool).
     """
 
     def __init__(
@@ -161,8 +194,7 @@ class HeldOutWindows(WindowDataset):
         self.held_out = held_out.bool().view(1, 1, -1, 1)
 
     def batch(self, positions: Tensor | np.ndarray) -> Batch:
-        """The windows at ``positions`` with the held-out inputs hidden, targets kept at the
-        held-out nodes only."""
+        """The windows at ``positions``, held-out inputs hidden, targets at them only."""
         b = super().batch(positions)
         x_mask = b.x_mask & ~self.held_out
         x = torch.where(x_mask, b.x, torch.zeros((), dtype=b.x.dtype))
@@ -171,15 +203,14 @@ class HeldOutWindows(WindowDataset):
 
 class IDWBaselines:
     """The three IDW rows of the module docstring, as ``batch -> [B, H, N, F]`` functions
-    (values at the held-out nodes; the other nodes are not scored and hold 0).
+    (estimates at the held-out nodes; the others, not scored, keep their own values).
 
     Args:
         data: the full series (the oracle reads the observed stations' true targets).
         hidden: the series with the held-out nodes hidden (fits the climatology).
         protocol: the fitted protocol.
         split: the node split.
-        power: IDW power.
-        k: the ``k`` nearest observed stations (``None`` = all).
+        power, k: IDW power; the ``k`` nearest observed stations (``None`` = all).
     """
 
     def __init__(
@@ -191,10 +222,8 @@ class IDWBaselines:
         power: float = 2.0,
         k: int | None = None,
     ) -> None:
-        self.src, self.dst = list(split.observed_index), list(split.held_out_index)
-        self.dist = station_distances(data.graph, self.dst, self.src)
-        self.power, self.k = power, k
-        self.data = data
+        self.idw, self.data = NodeIDW(data.graph, power, k), data
+        self.held = split.node_mask(data.num_nodes)[:, None]  # [N, 1]
         self.last = LastValue().fit(hidden, protocol)
         self.clim = HistoricalAverage().fit(hidden, protocol)
         assert protocol.bounds is not None
@@ -202,12 +231,7 @@ class IDWBaselines:
 
     def _spread(self, values: Tensor, mask: Tensor) -> Tensor:
         """IDW from the observed nodes to the held-out nodes; ``[..., N, F]`` in and out."""
-        est, _ = idw_interpolate(
-            values[..., self.src, :], mask[..., self.src, :], self.dist, self.power, self.k
-        )
-        out = torch.zeros_like(values)
-        out[..., self.dst, :] = est
-        return out
+        return self.idw.fill(values, mask, self.held)[0]
 
     def last_value(self, batch: Batch) -> Tensor:
         """IDW of the observed stations' last observed inputs, repeated over the horizon."""
@@ -244,22 +268,32 @@ def fit_heldout(
     split: NodeSplit,
     input_drop: float = 0.5,
     device: str = "cpu",
+    input_fill: str = "idw",
+    idw_power: float = 2.0,
 ) -> tuple[Forecaster, dict[str, Any]]:
     """Fit the protocol (scaler) and train ``config``'s model on ``hidden`` (the series with
-    the held-out nodes hidden, :func:`~stgraph.data.nodesplit.hide_nodes`), with
-    :class:`NodeDropout` on the observed nodes' inputs during training.
+    the held-out nodes hidden, :func:`~stgraph.data.nodesplit.hide_nodes`), hiding a share
+    ``input_drop`` of the observed nodes' inputs per training window: IDW-filled
+    (``input_fill="idw"``: :class:`IDWFill`, power ``idw_power``, also at prediction) or 0
+    (``"zero"``: :class:`NodeDropout`).
 
     Returns:
         ``(forecaster, trainer summary)``; the forecaster holds the bare model, in eval mode.
 
     Raises:
-        ConfigError: the model cannot forecast at unseen nodes (:func:`check_inductive`).
+        ConfigError: a model :func:`check_inductive` refuses, or an unknown ``input_fill``.
     """
-    forecaster = Forecaster.build(config, hidden, device)
+    if input_fill not in INPUT_FILLS:
+        raise ConfigError(f"unknown input_fill {input_fill!r}; choose from {INPUT_FILLS}")
+    forecaster = HeldOutForecaster.build(config, hidden, device)
+    assert isinstance(forecaster, HeldOutForecaster)
     check_inductive(config.model, model_spec(hidden, forecaster.protocol), config.hparams)
     inner = forecaster.model
-    eligible = ~split.node_mask(hidden.num_nodes)
-    forecaster.model = NodeDropout(inner, input_drop, eligible).to(forecaster.device)
+    held = split.node_mask(hidden.num_nodes)
+    if input_fill == "idw":
+        forecaster.filler = IDWFill(hidden.graph, held, input_drop, idw_power)
+    else:
+        forecaster.model = NodeDropout(inner, input_drop, ~held).to(forecaster.device)
     try:
         summary = forecaster.fit(hidden, config.train)
     finally:
@@ -276,6 +310,7 @@ def heldout_run(
     split_method: str = "random",
     split_seed: int = 0,
     input_drop: float = 0.5,
+    input_fill: str = "idw",
     idw_k: int | None = None,
     idw_power: float = 2.0,
     hparams: dict[str, Any] | None = None,
@@ -294,16 +329,15 @@ def heldout_run(
         dataset: registered dataset (or the name of ``data``).
         model: registered model name (must pass :func:`check_inductive`).
         held_out: a fraction of the stations in (0, 1), or the ids to hold out.
-        split_method: ``"random"`` or ``"block"`` (see :func:`~stgraph.data.nodesplit.
-            split_nodes`), with a fraction.
+        split_method: ``"random"`` or ``"block"`` (:func:`~stgraph.data.nodesplit.split_nodes`).
         split_seed: seed of the node split.
-        input_drop: share of training stations whose inputs :class:`NodeDropout` zeroes per
-            window.
-        idw_k: IDW over the ``k`` nearest observed stations (``None`` = all).
-        idw_power: IDW power.
+        input_drop: share of training stations whose inputs are hidden per window.
+        input_fill: what a hidden input is: ``"idw"`` (:class:`IDWFill`, all visible
+            stations) or ``"zero"`` (:class:`NodeDropout`); see :func:`fit_heldout`.
+        idw_k, idw_power: IDW baselines over the ``k`` nearest observed stations (``None`` =
+            all); the IDW power (baselines and input fill).
         hparams, protocol_overrides, train, seed: as :meth:`RunConfig.create`.
-        data_dir: data root; data: an already loaded series.
-        device: where the model runs.
+        data_dir, data, device: data root; an already loaded series; where the model runs.
         out: folder to write ``heldout.json`` (metrics, split, settings) and ``table.txt``.
 
     Raises:
@@ -324,16 +358,18 @@ def heldout_run(
     else:
         split = split_nodes(data.graph, nodes=[held_out] if isinstance(held_out, str) else held_out)
     hidden = hide_nodes(data, split)
-    forecaster, summary = fit_heldout(config, hidden, split, input_drop, device)
+    forecaster, summary = fit_heldout(
+        config, hidden, split, input_drop, device, input_fill, idw_power
+    )
     protocol = forecaster.protocol
     test = protocol.windows(hidden, "test")
     mask = split.node_mask(data.num_nodes)
     windows = HeldOutWindows(data, test.starts, protocol.lookback, protocol.horizon, mask)
-    bs = config.train.batch_size
-    results = {model: evaluate_forecaster(forecaster.predict, windows, bs)}
-    idw = IDWBaselines(data, hidden, protocol, split, idw_power, idw_k)
-    for name, fn in idw.methods().items():
-        results[name] = evaluate_forecaster(fn, windows, bs)
+    methods = {model: forecaster.predict}
+    methods |= IDWBaselines(data, hidden, protocol, split, idw_power, idw_k).methods()
+    results = {
+        k: evaluate_forecaster(f, windows, config.train.batch_size) for k, f in methods.items()
+    }
     if not mape_is_meaningful(hidden, protocol):
         results = {k: drop_mape(v) for k, v in results.items()}
     metrics = {
@@ -346,6 +382,7 @@ def heldout_run(
             "split_method": "ids" if by_ids else split_method,
             "split_seed": split_seed,
             "input_drop": input_drop,
+            "input_fill": input_fill,
             "idw_k": idw_k,
             "idw_power": idw_power,
         },
@@ -356,8 +393,7 @@ def heldout_run(
     }
     table = metrics_table(results, protocol.horizon, data.freq)
     if out is not None:
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder := Path(out)).mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "heldout.json", json.dumps(metrics, indent=2) + "\n")
         atomic_write_text(folder / "table.txt", table + "\n")
     return HeldOutResult(metrics, split, table)

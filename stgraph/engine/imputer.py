@@ -2,13 +2,16 @@ r"""A learned imputer: a registered graph model trained self-supervised to recon
 window from its observed entries (mask-and-reconstruct).
 
 Each training window of ``W`` steps has a random share of its observed entries hidden; the
-model sees the scaled window (hidden and missing entries 0, the missing-value rule) and the
-observation mask as a second channel block, outputs all ``W`` steps (a model built with
-lookback = horizon = ``W``), and the loss is the masked error on the hidden entries only
-(the self-supervision of GRIN, Cini et al., ICLR 2022, and of BRITS-style imputers). It
-trains through the ordinary :class:`~stgraph.engine.trainer.Trainer`:
-:class:`WindowImputer` is a :class:`~stgraph.engine.trainer.Trainable` whose windows are
-the ``W`` target steps of protocol windows with lookback 1 (the one input step is unused).
+model sees the scaled window and the observation mask as a second channel block; hidden and
+missing entries are the inverse-distance-weighted mean of the stations visible at the same
+step and feature (:class:`~stgraph.graph.idw.NodeIDW`, when the graph has coordinates), or
+0 (the missing-value rule, the mean) with ``input_fill="zero"``. The model outputs all
+``W`` steps (a model built with lookback = horizon = ``W``), and the loss is the masked
+error on the hidden entries only (the self-supervision of GRIN, Cini et al., ICLR 2022,
+and of BRITS-style imputers). It trains through the ordinary
+:class:`~stgraph.engine.trainer.Trainer`: :class:`WindowImputer` is a
+:class:`~stgraph.engine.trainer.Trainable` whose windows are the ``W`` target steps of
+protocol windows with lookback 1 (the one input step is unused).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, TrainConfig
 from stgraph.engine.seed import seed_everything
+from stgraph.graph.idw import NodeIDW
 from stgraph.models import ModelSpec, build_model, get_model
 
 
@@ -38,6 +42,8 @@ class WindowImputer:
             are the windows to reconstruct; its scaler was fit on the training split).
         edge_index, edge_weight: the static graph.
         hide_rate: share of observed entries hidden per training window.
+        idw: fills the entries not visible to the model from the visible ones (``None``:
+            they are 0 after scaling).
 
     Shapes:
         predict: batch (y [B, W, N, F]) -> [B, W, N, F] in original units
@@ -51,12 +57,13 @@ class WindowImputer:
         edge_index: Tensor,
         edge_weight: Tensor,
         hide_rate: float = 0.25,
+        idw: NodeIDW | None = None,
     ) -> None:
         if not 0 < hide_rate < 1:
             raise ValueError(f"imputer hide_rate must be in (0, 1), got {hide_rate}")
         self.model, self.protocol, self.hide_rate = model, protocol, hide_rate
         self.scaler = protocol.get_scaler()
-        self.edge_index, self.edge_weight = edge_index, edge_weight
+        self.edge_index, self.edge_weight, self.idw = edge_index, edge_weight, idw
         self.summary: dict[str, Any] = {}
 
     @property
@@ -65,12 +72,16 @@ class WindowImputer:
         return self.protocol.horizon
 
     def _run(self, y: Tensor, visible: Tensor, cov: Tensor) -> Tensor:
-        """Model output (scaled) from the visible entries of ``y``.
+        """Model output (scaled) from the visible entries of ``y`` (the others IDW-filled
+        when ``idw`` is set, else 0).
 
         Shapes:
             y, visible: [B, W, N, F]; cov: [B, W, 1 or N, C] -> [B, W, N, F]
         """
-        z = torch.where(visible, self.scaler.transform(y), torch.zeros((), dtype=y.dtype))
+        known = visible
+        if self.idw is not None:
+            y, known = self.idw.fill(y, visible, ~visible)
+        z = torch.where(known, self.scaler.transform(y), torch.zeros((), dtype=y.dtype))
         x = torch.cat([z, visible.to(z.dtype)], -1)
         return self.model(x, self.edge_index, self.edge_weight, torch.cat([cov, cov], 1))
 
@@ -129,6 +140,7 @@ def train_imputer(
     hparams: dict[str, Any] | None = None,
     train: TrainConfig | None = None,
     hide_rate: float = 0.25,
+    input_fill: str | None = None,
 ) -> WindowImputer:
     """Build ``model`` for reconstruction and train it on ``visible``'s training windows
     (early stopping on the validation windows), self-supervised as in the module docstring.
@@ -140,13 +152,17 @@ def train_imputer(
         hparams: its hyper-parameters.
         train: training settings (``TrainConfig()`` by default).
         hide_rate: share of observed entries hidden per training window.
+        input_fill: ``"idw"`` (entries the model does not see are the IDW mean of the
+            visible stations at that step), ``"zero"`` (0 after scaling) or ``None``:
+            ``"idw"`` when the graph has node coordinates, else ``"zero"``.
 
     Returns:
         The trained imputer; its ``summary`` is the trainer's (epochs, best epoch, CPU
         seconds).
 
     Raises:
-        ConfigError: the model cannot be built for reconstruction.
+        ConfigError: the model cannot be built for reconstruction, an unknown
+            ``input_fill``, or ``"idw"`` on a graph without coordinates.
     """
     from stgraph.engine.trainer import Trainer
 
@@ -162,7 +178,13 @@ def train_imputer(
     except (TypeError, ValueError, RuntimeError) as e:
         raise ConfigError(f"imputer model {model!r} cannot be built: {e}") from None
     g = visible.graph
-    imputer = WindowImputer(net, protocol, g.edge_index, g.edge_weight, hide_rate)
+    fill = input_fill or ("zero" if g.coords is None else "idw")
+    if fill not in ("idw", "zero"):
+        raise ConfigError(f"unknown imputer input_fill {input_fill!r}; choose 'idw' or 'zero'")
+    if fill == "idw" and g.coords is None:
+        raise ConfigError(f"imputer input_fill 'idw': graph {g.name!r} has no node coordinates")
+    idw = NodeIDW(g) if fill == "idw" else None
+    imputer = WindowImputer(net, protocol, g.edge_index, g.edge_weight, hide_rate, idw)
     with tempfile.TemporaryDirectory() as folder:
         trainer = Trainer(imputer, visible, cfg, folder)
         imputer.summary = trainer.fit()

@@ -57,6 +57,87 @@ def station_distances(
     return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
 
 
+def idw_weights(distances: Tensor | np.ndarray, power: float = 2.0) -> tuple[Tensor, Tensor]:
+    r"""The IDW weights :math:`w_{ij} = d_{ij}^{-p}` of the module docstring, computed once
+    for many :func:`idw_estimate` calls, with the pairs at zero distance apart (a source at
+    distance 0 is the value itself; its weight here is 0).
+
+    Args:
+        distances: target-to-source distances (e.g. :func:`station_distances`), >= 0.
+        power: the power :math:`p` (> 0).
+
+    Shapes:
+        distances: [M, S]; output: weights [M, S] float64, zero [M, S] bool
+    """
+    d = torch.as_tensor(distances, dtype=torch.float64)
+    if d.dim() != 2:
+        raise ValueError(f"distances must be [M, S] (targets x sources), got {tuple(d.shape)}")
+    if not bool(torch.isfinite(d).all()) or bool((d < 0).any()):
+        raise ValueError("distances must be finite and >= 0")
+    if not power > 0:
+        raise ValueError(f"power must be > 0, got {power}")
+    zero = d == 0
+    w = torch.where(zero, torch.zeros((), dtype=d.dtype), d.clamp_min(1e-300) ** -power)
+    return w, zero
+
+
+def _source_mask(values: Tensor, mask: Tensor | None) -> Tensor:
+    m = torch.ones_like(values, dtype=torch.bool) if mask is None else mask.bool()
+    if m.shape != values.shape:
+        raise ValueError(f"mask shape {tuple(m.shape)} != values shape {tuple(values.shape)}")
+    return m
+
+
+def idw_estimate(
+    values: Tensor, mask: Tensor | None, weights: tuple[Tensor, Tensor]
+) -> tuple[Tensor, Tensor]:
+    r"""IDW estimates at ``M`` targets from every observed source (see the module
+    docstring), with weights from :func:`idw_weights`: one matrix product for all entries,
+    :math:`\hat v = (W (m \odot v)) / (W m)` (the zero-distance pairs instead, where one of
+    them is observed). A source that is not observed (``mask`` False) contributes
+    nothing, so a target that is its own source (zero diagonal) is never filled from itself
+    when its own entry is masked.
+
+    Args:
+        values: source values.
+        mask: ``True`` where a source value is observed (``None`` = all observed).
+        weights: ``(weights, zero)`` of :func:`idw_weights`.
+
+    Returns:
+        ``(estimate, ok)``: the estimate (0 where no source is observed) and where at least
+        one source was observed.
+
+    Shapes:
+        values, mask: [..., S, F]; weights: [M, S] each
+        output: estimate [..., M, F] (values' dtype), ok [..., M, F] bool
+    """
+    w, zero = weights
+    if w.shape[1] != values.shape[-2]:
+        raise ValueError(
+            f"distances must be [M, S] with S = {values.shape[-2]} sources, got {tuple(w.shape)}"
+        )
+    m = _source_mask(values, mask)
+    lead, (s, f), nt = values.shape[:-2], values.shape[-2:], w.shape[0]
+    v2, m2 = values.reshape(-1, s, f).double(), m.reshape(-1, s, f)
+    both = torch.cat([torch.where(m2, v2, v2.new_zeros(())), m2.double()], -1)  # [R, S, 2F]
+    cols = both.transpose(0, 1).reshape(s, -1)  # one matrix product for every entry
+    sums = (w.to(values.device) @ cols).reshape(nt, -1, 2 * f).transpose(0, 1)
+    if bool(zero.any()):  # observed sources at distance 0 replace the weighted mean
+        t, src = zero.to(values.device).nonzero(as_tuple=True)
+        exact = both.new_zeros(sums.shape).index_add_(1, t, both[:, src])
+        hit = exact[..., f:] > 0
+        sums = torch.where(hit.repeat(1, 1, 2), exact, sums)
+    return _finish(sums[..., :f], sums[..., f:], (*lead, nt, f), values.dtype)
+
+
+def _finish(
+    num: Tensor, den: Tensor, shape: tuple[int, ...], dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
+    good = den > 0
+    est = torch.where(good, num / den.clamp_min(1e-300), num.new_zeros(()))
+    return est.reshape(shape).to(dtype), good.reshape(shape)
+
+
 def idw_interpolate(
     values: Tensor,
     mask: Tensor | None,
@@ -72,7 +153,8 @@ def idw_interpolate(
         mask: ``True`` where a source value is observed (``None`` = all observed).
         distances: target-to-source distances (e.g. :func:`station_distances`), >= 0.
         power: the power :math:`p` (> 0).
-        k: use only the ``k`` nearest *observed* sources of each entry (``None`` = all).
+        k: use only the ``k`` nearest *observed* sources of each entry (``None`` = all,
+            :func:`idw_estimate`).
 
     Returns:
         ``(estimate, ok)``: the estimate (0 where no source is observed) and where at least
@@ -87,31 +169,16 @@ def idw_interpolate(
         raise ValueError(
             f"distances must be [M, S] with S = {values.shape[-2]} sources, got {tuple(d.shape)}"
         )
-    if not bool(torch.isfinite(d).all()) or bool((d < 0).any()):
-        raise ValueError("distances must be finite and >= 0")
-    if not power > 0:
-        raise ValueError(f"power must be > 0, got {power}")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise ValueError(f"k must be an integer >= 1 or None, got {k!r}")
-    m = torch.ones_like(values, dtype=torch.bool) if mask is None else mask.bool()
-    if m.shape != values.shape:
-        raise ValueError(f"mask shape {tuple(m.shape)} != values shape {tuple(values.shape)}")
-    lead, (s, f), nt = values.shape[:-2], values.shape[-2:], d.shape[0]
-    zero = d == 0
-    w = torch.where(zero, torch.zeros((), dtype=d.dtype), d.clamp_min(1e-300) ** -power)
+    weights = idw_weights(d, power)
+    if k is None:
+        return idw_estimate(values, mask, weights)
+    m = _source_mask(values, mask)
+    lead, (s, f) = values.shape[:-2], values.shape[-2:]
     v2, m2 = values.reshape(-1, s, f).double(), m.reshape(-1, s, f)
-    if k is None:  # every observed source: two weighted sums per weight matrix (matmuls)
-        mv, md = torch.where(m2, v2, v2.new_zeros(())), m2.double()
-        num, den = w @ mv, w @ md
-        znum, zden = zero.double() @ mv, zero.double() @ md
-        exact = zden > 0
-        num, den = torch.where(exact, znum, num), torch.where(exact, zden, den)
-    else:
-        num, den = _k_nearest_sums(v2, m2, d, w, k)
-    good = den > 0
-    est = torch.where(good, num / den.clamp_min(1e-300), num.new_zeros(()))
-    shape = (*lead, nt, f)
-    return est.reshape(shape).to(values.dtype), good.reshape(shape)
+    num, den = _k_nearest_sums(v2, m2, d, weights[0], k)
+    return _finish(num, den, (*lead, d.shape[0], f), values.dtype)
 
 
 def _k_nearest_sums(v: Tensor, m: Tensor, d: Tensor, w: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -135,3 +202,55 @@ def _k_nearest_sums(v: Tensor, m: Tensor, d: Tensor, w: Tensor, k: int) -> tuple
         nums.append((weights * vs).sum(2))
         dens.append(weights.sum(2))
     return torch.cat(nums), torch.cat(dens)
+
+
+class NodeIDW:
+    r"""IDW among the ``N`` nodes of a graph, the distances and weights computed once:
+    estimates at every node from the entries marked visible (:func:`idw_estimate` over all
+    of them, one matrix product; or the ``k`` nearest, :func:`idw_interpolate`).
+
+    Args:
+        graph: a graph with node coordinates (:func:`station_distances`).
+        power: the IDW power (> 0).
+        k: the ``k`` nearest visible nodes per entry (``None`` = all).
+
+    Shapes:
+        values, visible: [..., N, F]; output: estimate, ok [..., N, F]
+    """
+
+    def __init__(self, graph: SensorGraph, power: float = 2.0, k: int | None = None) -> None:
+        n = graph.num_nodes
+        self.distances = station_distances(graph, range(n), range(n))
+        self.weights = idw_weights(self.distances, power)
+        self.power, self.k = power, k
+
+    def __call__(self, values: Tensor, visible: Tensor) -> tuple[Tensor, Tensor]:
+        """``(estimate, ok)`` at every node from the visible entries (ok: some source)."""
+        if self.k is None:
+            return idw_estimate(values, visible, self.weights)
+        return idw_interpolate(values, visible, self.distances, self.power, self.k)
+
+    def fill(self, values: Tensor, mask: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Replace the hidden entries by the estimate from the visible observed ones,
+        :math:`\tilde v_j = \sum_i w_{ji} o_i v_i / \sum_i w_{ji} o_i`,
+        :math:`o = m \wedge \lnot h`: a hidden entry never feeds its own estimate (nor any
+        other). Hidden entries with no visible source stay missing.
+
+        Args:
+            values: values at the ``N`` nodes.
+            mask: ``True`` where a value is observed.
+            hidden: ``True`` where a value must be hidden and filled (broadcasts to
+                ``values``).
+
+        Returns:
+            ``(values, mask)``: the hidden entries filled where possible (the others not
+            observed: 0), the mask ``True`` at the visible observed and the filled entries.
+
+        Shapes:
+            values, mask: [..., N, F]; hidden: broadcastable to them; output: [..., N, F]
+        """
+        visible = mask.bool() & ~hidden.bool()
+        est, ok = self(values, visible)
+        filled = ok & hidden.bool()
+        kept = torch.where(visible, values, torch.zeros((), dtype=values.dtype))
+        return torch.where(filled, est, kept), visible | filled

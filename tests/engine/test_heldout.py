@@ -1,5 +1,6 @@
 """Held-out stations: node split validation, no leakage of held-out values into the scaler,
-inputs or loss, input dropout, model refusal, and a tiny end-to-end run with its CLI."""
+inputs or loss, input dropout, the IDW input fill, model refusal, and a tiny end-to-end run
+with its CLI."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ import torch
 from stgraph.cli import main
 from stgraph.data import SpatioTemporalData
 from stgraph.data.nodesplit import hide_nodes, split_nodes
+from stgraph.data.windows import Batch
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
+from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.heldout import (
     IDW_ROWS,
+    HeldOutForecaster,
     HeldOutWindows,
+    IDWFill,
     NodeDropout,
     check_inductive,
     fit_heldout,
     heldout_run,
 )
+from stgraph.graph import SensorGraph
 from stgraph.graph.idw import station_distances
 from stgraph.models import ModelSpec
 
@@ -137,6 +143,99 @@ def test_node_dropout_only_in_training_and_only_eligible_nodes():
     assert not zeroed[:, 3].any()
     assert 0.3 < zeroed[:, :3].float().mean() < 0.7
     assert torch.equal(wrap.eval()(x, None, None, None), x)
+
+
+# ---------------------------------------------------------------------------- IDW input fill
+def _line_graph() -> SensorGraph:
+    """Three nodes on a planar line: node 0 at x=0, node 1 at x=1, node 2 at x=2."""
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    return SensorGraph(list("abc"), np.zeros((2, 0), dtype=np.int64), coords=xy, crs="EPSG:32633")
+
+
+def _batch(x: torch.Tensor) -> Batch:
+    b, n = x.shape[0], x.shape[2]
+    return Batch(
+        x, torch.zeros(b, 1, n, 1), torch.ones_like(x, dtype=torch.bool),
+        torch.ones(b, 1, n, 1, dtype=torch.bool), torch.zeros(b, 2, 1, 0), torch.arange(b),
+    )  # fmt: skip
+
+
+def test_idw_fill_is_exact_on_a_hand_case():
+    # node 0 held out (its own observed value 1e6 must not count), sources at distances 1
+    # and 2: weights 1 and 1/4 -> (10 * 1 + 20 / 4) / 1.25 = 12; node 0's own entry
+    x = torch.tensor([1e6, 10.0, 20.0]).view(1, 1, 3, 1)
+    out = IDWFill(_line_graph(), torch.tensor([True, False, False]))(_batch(x))
+    assert out.x[0, 0, 0, 0].item() == pytest.approx(12.0)
+    assert torch.equal(out.x[0, 0, 1:], x[0, 0, 1:]) and out.x_mask.all()
+    # a missing source drops out of the weighted mean: only node 2 left
+    b = _batch(x)
+    b.x_mask[0, 0, 1] = False
+    out = IDWFill(_line_graph(), torch.tensor([True, False, False]))(b)
+    assert out.x[0, 0, 0, 0].item() == pytest.approx(20.0)
+    assert not out.x_mask[0, 0, 1].any()
+
+
+def test_dropped_nodes_are_filled_from_the_other_visible_nodes_only():
+    torch.manual_seed(0)
+    x = torch.tensor([1e6, 10.0, 20.0]).view(1, 1, 3, 1).expand(256, 2, 3, 1).clone()
+    fill = IDWFill(_line_graph(), torch.tensor([True, False, False]), rate=0.5)
+    assert torch.equal(fill(_batch(x), training=False).x, fill(_batch(x)).x)
+    out = fill(_batch(x), training=True)
+    # which nodes were hidden per window, from the fill: node 1 dropped alone leaves node 2
+    # as the only source of nodes 0 and 1 (never node 1's own 10); both dropped: no source
+    one_dropped = (out.x[:, :, 1] == 20.0).all(1).squeeze(-1)
+    none = ~out.x_mask[:, :, 0].all(1).squeeze(-1)
+    kept = (out.x[:, :, 1] == 10.0).all(1).squeeze(-1)
+    assert (one_dropped | none | kept).all() and one_dropped.any() and kept.any()
+    assert (out.x[one_dropped][:, :, 0] == 20.0).all()
+    assert not out.x_mask[none].any() and (out.x[none] == 0).all()
+    assert (out.x < 1e5).all()  # the held-out value never leaks
+    assert 0.3 < (~kept).float().mean() < 0.7
+
+
+def test_zero_fill_is_the_plain_node_dropout(short):
+    s = split_nodes(short.graph, fraction=0.25, seed=0)
+    config = RunConfig.create(short.name, "tgcn", hparams={"hidden": 8}, train=TINY)
+    hidden = hide_nodes(short, s)
+    zero, _ = fit_heldout(config, hidden, s, input_drop=0.3, input_fill="zero")
+    idw, _ = fit_heldout(config, hidden, s, input_drop=0.3, input_fill="idw")
+    ref = Forecaster.build(config, hidden)  # the original training: NodeDropout zeroes
+    inner = ref.model
+    ref.model = NodeDropout(inner, 0.3, ~s.node_mask(hidden.num_nodes))
+    ref.fit(hidden, config.train)
+    a, b, c = zero.model.state_dict(), inner.state_dict(), idw.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the IDW fill changes training
+    with pytest.raises(ConfigError, match="input_fill"):
+        fit_heldout(config, hidden, s, input_fill="mean")
+
+
+class _Record(torch.nn.Module):
+    """Runs ``model`` and keeps the inputs it was given."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.inputs = model, []
+
+    def forward(self, x, *args):
+        self.inputs.append(x)
+        return self.model(x, *args)
+
+
+def test_prediction_reads_the_filled_held_out_inputs(short):
+    s = split_nodes(short.graph, fraction=0.25, seed=0)
+    held = s.node_mask(short.num_nodes)
+    config = RunConfig.create(short.name, "tgcn", hparams={"hidden": 4}, train=TINY)
+    fc = HeldOutForecaster.build(config, hide_nodes(short, s))
+    fc.model = rec = _Record(fc.model)
+    w = HeldOutWindows(short, np.arange(4), fc.protocol.lookback, fc.protocol.horizon, held)
+    b = w.batch(np.arange(4))
+    fc.predict(b)  # no filler: the plain forecaster, held-out inputs 0
+    fc.filler = IDWFill(short.graph, held)
+    fc.predict(b)
+    plain, filled = rec.inputs
+    assert (plain[:, :, held] == 0).all() and (filled[:, :, held] != 0).any()
+    assert torch.equal(plain[:, :, ~held], filled[:, :, ~held])
 
 
 # ---------------------------------------------------------------------------- model refusal
