@@ -29,7 +29,14 @@ def _training(
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--max-batches", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="CPU seconds of training")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model hyper-parameters (after the positional arguments)",
+    )
     p.add_argument("--idw-k", type=int, default=None, help="IDW over the k nearest (default all)")
     runtime(p)
 
@@ -44,6 +51,12 @@ def _heldout_parser(sub: Any, runtime: Callable[[argparse.ArgumentParser], None]
     h.add_argument("--split-method", default="random", choices=("random", "block"))
     h.add_argument("--split-seed", type=int, default=0)
     h.add_argument("--input-drop", type=float, default=0.5, help="training input node dropout")
+    h.add_argument(
+        "--input-fill",
+        choices=("idw", "zero"),
+        default="idw",
+        help="hidden inputs: IDW of the visible stations (default) or 0 after scaling",
+    )
     h.add_argument("--lookback", type=int, default=None)
     h.add_argument("--horizon", type=int, default=None)
     h.add_argument("--batch-size", type=int, default=None)
@@ -83,6 +96,7 @@ def _heldout(args: Any, hparams: dict[str, Any]) -> int:
         split_method=args.split_method,
         split_seed=args.split_seed,
         input_drop=args.input_drop,
+        input_fill=args.input_fill,
         idw_k=args.idw_k,
         hparams=hparams,
         protocol_overrides={"lookback": args.lookback, "horizon": args.horizon},
