@@ -41,15 +41,16 @@ _FLAGS = {
 
 
 def _kv(items: Sequence[str]) -> dict[str, Any]:
-    """``["hidden=32", "dropout=0.2"]`` -> ``{"hidden": 32, "dropout": 0.2}`` (JSON values,
-    else the text)."""
+    """``["hidden=32", "dropout=0.2"]`` -> ``{"hidden": 32, "dropout": 0.2}`` (JSON values;
+    ``True`` / ``False`` / ``None`` as in Python; else the text)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        python = {"True": True, "False": False, "None": None}
         try:
-            out[key] = json.loads(raw)
+            out[key] = python[raw] if raw in python else json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
     return out

@@ -167,3 +167,12 @@ def test_config_file_flags_threads_and_resume(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--resume", "--lookback", "12"]) == 2
     assert "protocol.lookback: 12 (saved run: 6)" in capsys.readouterr().err
     assert json.loads((out / "config.json").read_text()) == saved
+
+
+def test_set_reads_json_and_python_literals():
+    from stgraph.cli import _kv
+
+    got = _kv(["a=32", "b=0.5", "c=true", "d=True", "e=False", "f=None", "g=x", "h=[1, 2]"])
+    assert got == {"a": 32, "b": 0.5, "c": True, "d": True, "e": False, "f": None, "g": "x"} | {
+        "h": [1, 2]
+    }
