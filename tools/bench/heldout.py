@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -33,13 +34,9 @@ from stgraph.engine.heldout import heldout_run
 
 RESULTS = Path(__file__).parent / "results"
 
+
 #: the measurement before the IDW input fill, same command and budget with hidden inputs 0
 #: (``--input-fill zero`` reruns it)
-PREVIOUS = """Same command before the IDW input fill existed (hidden inputs 0 after scaling, what
-`--input-fill zero` runs): MAE day 1/2/3 tgcn 5.08 ± 0.08 / 5.45 ± 0.11 / 5.61 ± 0.11;
-idw_last_value 3.56 ± 0.08 / 4.58 ± 0.07 / 5.05 ± 0.06 (same splits and seeds)."""
-
-
 def _mean_row(runs: list[dict[str, Any]], row: str, h: str, metric: str) -> str:
     vals = [r["results"][row]["horizons"][h][metric] for r in runs]
     mean = statistics.fmean(vals)
@@ -105,12 +102,6 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace, command: str) -
             f"{means[args.model]:.2f}, {means[args.model] / fair[best]:.2f}x the best"
             + ("" if best == args.model else f" (IDW wins at day {h})")
         )
-    if args.input_fill == "idw" and (args.model, args.budget, args.seeds) == (
-        "tgcn",
-        150,
-        [0, 1, 2],
-    ):
-        lines += ["", "## Previous measurement (zero fill)", "", PREVIOUS]
     lines += ["", "## Per seed", ""]
     for seed, r in zip(args.seeds, runs, strict=True):
         t = r["train"]
@@ -130,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the seeds and write ``results/heldout.md``."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tgcn")
-    p.add_argument("--hparams", type=json.loads, default={"hidden": 32})
+    p.add_argument("--hparams", type=json.loads, default={"hidden": 32, "persistence": True})
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--budget", type=float, default=150.0, help="CPU seconds per run")
     p.add_argument("--held-out", type=float, default=0.2)
@@ -164,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs.append({**res.metrics, "table": res.table, "wall_seconds": time.perf_counter() - t0})
         print(f"seed {seed}\n{res.table}", flush=True)
-    command = "python tools/bench/heldout.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = "python tools/bench/heldout.py " + " ".join(shlex.quote(a) for a in given)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     raw = {"command": command, "args": {k: str(v) for k, v in vars(args).items()}, "runs": runs}
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(raw, indent=1) + "\n")
