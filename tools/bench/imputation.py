@@ -33,14 +33,6 @@ from stgraph.engine.imputation import block_mask, evaluate_imputation, point_mas
 
 RESULTS = Path(__file__).parent / "results"
 
-#: the learned imputer's numbers before the IDW input fill (same command; inputs the model
-#: did not see were 0 after scaling)
-PREVIOUS = """## Previous measurement (learned imputer, zero input fill)
-
-Same command before the learned imputer's IDW input fill (entries it did not see were 0
-after scaling): learned MAE AQI-36 27.525 (RMSE 46.775), NOAA point 4.380 (6.747), NOAA
-block 4.299 (6.618); the other rows do not depend on it."""
-
 
 def published(name: str) -> list[str]:
     """Lines for the imputation numbers the dataset card lists, with their caveats."""
@@ -141,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
                 "the last 20 % of the steps (chronological split of the card)",
                 "",
             ]
-    if (args.model, args.budget, args.seed) == ("tgcn", 120, 0):
-        lines += [PREVIOUS, ""]
     atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(f"written {args.out}")
     return 0
