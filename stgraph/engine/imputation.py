@@ -40,7 +40,7 @@ from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.baselines import HistoricalAverage
 from stgraph.engine.config import TrainConfig
 from stgraph.engine.metrics import MetricAccumulator
-from stgraph.graph.idw import idw_interpolate, station_distances
+from stgraph.graph.idw import NodeIDW
 
 
 def _check_share(name: str, p: float) -> None:
@@ -146,9 +146,7 @@ def _interpolation(inp: ImputationInput) -> Tensor:
 
 def _idw(inp: ImputationInput) -> Tensor:
     v = inp.visible
-    nodes = range(v.num_nodes)
-    dist = station_distances(v.graph, nodes, nodes)
-    est, ok = idw_interpolate(v.values, v.mask, dist, 2.0, inp.options["k"])
+    est, ok = NodeIDW(v.graph, 2.0, inp.options["k"])(v.values, v.mask)
     return torch.where(ok, est, inp.node_mean())
 
 
