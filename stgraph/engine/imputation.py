@@ -40,6 +40,7 @@ from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.baselines import HistoricalAverage
 from stgraph.engine.config import TrainConfig
 from stgraph.engine.metrics import MetricAccumulator
+from stgraph.engine.report import text_table
 from stgraph.graph.idw import NodeIDW
 
 
@@ -189,19 +190,11 @@ def _score(pred: Tensor, data: SpatioTemporalData, hidden: Tensor, lo: int, hi: 
 
 
 def _table(results: dict[str, Any]) -> str:
-    rows = [["method", "MAE", "RMSE", "hidden entries"]]
+    rows = []
     for k, v in results.items():
         scores = [f"{v[m]:.3f}" if v[m] is not None else "n/a" for m in ("mae", "rmse")]
         rows.append([k, *scores, str(v["count"])])
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+    return text_table([["method", "MAE", "RMSE", "hidden entries"]], rows)
 
 
 def evaluate_imputation(

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from stgraph._atomic import atomic_write_text
-from stgraph.data.calendar import horizon_label
 from stgraph.data.spatiotemporal import SpatioTemporalData
 from stgraph.engine.evaluation import MAPE_NOTE
-from stgraph.engine.report import METRICS, pick_horizons
+from stgraph.engine.report import METRICS, horizon_columns, shown_metrics
 from stgraph.engine.rundir import CONFIG, read_json
 from stgraph.viz.errors import methods_of
 from stgraph.viz.run import check_finished, plot_run
@@ -68,9 +67,7 @@ def results_table(
         metrics: ``(key, title)`` pairs to show.
         first_is_model: draw the first row bold (the model).
     """
-    steps = pick_horizons(horizon)
-    keys = [str(s) for s in steps] + ["all"]
-    labels = [horizon_label(freq, s) for s in steps] + ["all"]
+    keys, labels = horizon_columns(horizon, freq)
     top = "".join(f'<th colspan="{len(keys)}">{_e(title)}</th>' for _, title in metrics)
     sub = "".join(f"<th>{_e(label)}</th>" for _ in metrics for label in labels)
     rows = []
@@ -134,11 +131,7 @@ def render_report(
     """
     horizon = int(config["protocol"]["horizon"])
     methods = methods_of(metrics)
-    shown = [
-        (k, t)
-        for k, t in METRICS
-        if k != "mape" or any(r["overall"].get("mape") is not None for r in methods.values())
-    ]
+    shown = shown_metrics(methods)
     parts = [
         f"<h1>{_e(metrics.get('dataset'))} / {_e(metrics.get('model'))}</h1>",
         "<h2>Run</h2>",
