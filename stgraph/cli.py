@@ -300,7 +300,11 @@ def _datasets(args: argparse.Namespace) -> int:
         return 0 if all(r.status != "manual" for r in results) else 3
     else:
         for d in list_datasets():
-            print(f"{d.name}\t{d.description} [{availability(d.card, args.data_dir)}]")
+            try:
+                status = availability(d.card, args.data_dir)
+            except KeyError:  # registered without a card: a series directory opened by path
+                status = "no card"
+            print(f"{d.name}\t{d.description} [{status}]")
     return 0
 
 

@@ -176,3 +176,14 @@ def test_set_reads_json_and_python_literals():
     assert got == {"a": 32, "b": 0.5, "c": True, "d": True, "e": False, "f": None, "g": "x"} | {
         "h": [1, 2]
     }
+
+
+def test_datasets_lists_an_entry_without_a_card(monkeypatch, capsys):
+    import stgraph.data
+    from stgraph.data.io.registry import DatasetEntry
+
+    extra = DatasetEntry("/tmp/some-series", "a series directory", lambda **kw: None)
+    real = stgraph.data.list_datasets
+    monkeypatch.setattr(stgraph.data, "list_datasets", lambda: [*real(), extra])
+    assert main(["datasets"]) == 0
+    assert "/tmp/some-series\ta series directory [no card]" in capsys.readouterr().out
