@@ -32,6 +32,7 @@ _FLAGS = {
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
     "patience": ("train", "patience"),
+    "monitor": ("train", "monitor"),
     "max_batches": ("train", "max_batches"),
     "node_batch": ("train", "node_batch"),
     "node_partition": ("train", "node_partition"),
@@ -88,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--patience", type=int)
+    t.add_argument(
+        "--monitor", choices=["mae", "rmse"], help="validation metric for early stopping"
+    )
     t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
     t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")
     t.add_argument(

@@ -29,6 +29,7 @@ from stgraph.models.common import OutputHead
 
 SCHEDULES = ("cosine", "step", "constant")
 LOSS_NAMES = ("mae", "mse", "rmse", "pinball", "gaussian_nll")
+MONITORS = ("mae", "rmse")
 # Protocol fields that are not settings: identity (from the run), fitted state, fixed text.
 _PROTOCOL_NOT_SETTINGS = ("dataset", "seed", "bounds", "scaler_state", "missing_rule", "metrics")
 # TrainConfig fields that are not part of the run's identity.
@@ -52,7 +53,11 @@ class TrainConfig:
             50 % and 75 % of the epochs) or ``"constant"``.
         warmup_epochs: linear warm-up epochs (>= 0).
         grad_clip: max global gradient norm (finite; ``0`` = off).
-        patience: early stopping after this many epochs without a better validation MAE.
+        patience: early stopping after this many epochs without a better validation
+            ``monitor``.
+        monitor: the validation metric (masked, original units) that picks the kept epoch and
+            drives early stopping: ``"mae"`` or ``"rmse"`` (pair it with an MSE loss when the
+            target is RMSE).
         loss: ``"mae"``, ``"mse"``, ``"rmse"`` (masked, on scaled values), or the loss of a
             distributional head (see :func:`~stgraph.engine.probconfig.head_loss`).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
@@ -82,6 +87,7 @@ class TrainConfig:
     warmup_epochs: int = 1
     grad_clip: float = 5.0
     patience: int = 8
+    monitor: str = "mae"
     loss: str = "mae"
     max_batches: int | None = None
     time_budget: float | None = None
@@ -123,7 +129,12 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"train.{name} must be finite and >= 0, got {value!r}")
-        choices = {"schedule": SCHEDULES, "loss": LOSS_NAMES, "node_partition": NODE_PARTITIONS}
+        choices = {
+            "schedule": SCHEDULES,
+            "loss": LOSS_NAMES,
+            "monitor": MONITORS,
+            "node_partition": NODE_PARTITIONS,
+        }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ConfigError(f"train.{name} {getattr(self, name)!r} is not one of {valid}")

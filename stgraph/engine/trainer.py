@@ -234,9 +234,10 @@ class Trainer:
     @staticmethod
     def _line(h: dict[str, Any]) -> str:
         star = " *" if h.get("improved") else ""
+        rmse = f" val_rmse {h['val_rmse']:.4f}" if "val_rmse" in h else ""
         return (
             f"epoch {h['epoch']}/{h['epochs']} train_loss {h['train_loss']:.4f} "
-            f"val_mae {h['val_mae']:.4f}{star} ({h['seconds']:.0f}s)"
+            f"val_mae {h['val_mae']:.4f}{rmse}{star} ({h['seconds']:.0f}s)"
         )
 
     def fit(self, until_epoch: int | None = None) -> dict[str, Any]:
@@ -254,8 +255,8 @@ class Trainer:
         while self.epoch < stop and self.bad_epochs < cfg.patience and not self._out_of_time():
             t0, c0 = time.perf_counter(), time.process_time()
             train_loss = self._train_epoch()
-            val = self.validate()["overall"]["mae"]
-            val = math.inf if val is None or not math.isfinite(val) else val
+            scores = self.validate()["overall"]
+            val_mae, val = _finite(scores["mae"]), _finite(scores[cfg.monitor])
             wall, cpu = slowest(self.dist, time.perf_counter() - t0, time.process_time() - c0)
             self.train_seconds += wall
             self.cpu_seconds += cpu
@@ -269,7 +270,8 @@ class Trainer:
                 "epoch": self.epoch + 1,
                 "epochs": cfg.epochs,
                 "train_loss": train_loss,
-                "val_mae": val,
+                "val_mae": val_mae,
+                **({} if cfg.monitor == "mae" else {f"val_{cfg.monitor}": val}),
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "improved": improved,
                 "seconds": self.train_seconds,
@@ -283,11 +285,14 @@ class Trainer:
                 log.info(self._line(entry))
         if self.best_epoch < 0 and self.epoch > 0:
             raise TrainingError(
-                f"no epoch reached a finite validation MAE in {self.epoch} epoch(s), so there "
-                "is no model to keep; lower the learning rate or check the data"
+                f"no epoch reached a finite validation {cfg.monitor.upper()} in {self.epoch} "
+                "epoch(s), so there is no model to keep; lower the learning rate or check the data"
             )
+        best = self.history[self.best_epoch] if 0 <= self.best_epoch < len(self.history) else {}
         return {
-            "best_val_mae": self.best_val,
+            "best_val_mae": best.get("val_mae", math.inf),
+            "monitor": cfg.monitor,
+            "best_val": self.best_val,
             "best_epoch": self.best_epoch + 1,
             "epochs": self.epoch,
             "train_seconds": self.train_seconds,
@@ -309,3 +314,8 @@ class Trainer:
         """Load ``best.pt`` into the model."""
         best = from_writer(self.dist, lambda: load_checkpoint(self.run_dir / "best.pt"))
         self.model.load_state_dict(best)
+
+
+def _finite(value: float | None) -> float:
+    """A validation score, ``inf`` when missing or not finite (never "improves")."""
+    return math.inf if value is None or not math.isfinite(value) else float(value)

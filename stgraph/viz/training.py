@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # one line of train.log, as the trainer writes it
 _LINE = re.compile(
     r"epoch (?P<epoch>\d+)/\d+ train_loss (?P<train_loss>\S+) val_mae (?P<val_mae>\S+)"
-    r"(?P<star> \*)?"
+    r"( val_rmse \S+)?(?P<star> \*)?"
 )
 
 

@@ -21,6 +21,7 @@ from stgraph.engine.settings import read_settings
         ("epochs", 0, r"train.epochs must be >= 1"),
         ("patience", 0, r"train.patience must be >= 1"),
         ("loss", "huber", r"train.loss 'huber' is not one of"),
+        ("monitor", "mape", r"train.monitor 'mape' is not one of"),
         ("epochs", 2.5, r"train.epochs must be an integer"),
     ],
 )

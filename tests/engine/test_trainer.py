@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from stgraph.engine import ConfigError, Forecaster, RunConfig, TrainConfig, Trainer, train_run
+from stgraph.viz.training import read_history
 
 CFG = TrainConfig(epochs=4, batch_size=16, max_batches=3, progress=False, seed=3, patience=10)
 
@@ -59,6 +60,22 @@ def test_early_stopping_and_best_checkpoint(tiny_traffic, tmp_path):
     assert summary["early_stopped"] and summary["epochs"] == 3  # lr 0: never improves after epoch 1
     assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
     assert len((tmp_path / "train.log").read_text().splitlines()) == 3
+
+
+def test_monitor_rmse_keeps_the_epoch_with_the_lowest_validation_rmse(tiny_traffic, tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=4, monitor="rmse", loss="mse")
+    tr = _trainer(tiny_traffic, tmp_path, cfg)
+    summary = tr.fit()
+    rmse = [h["val_rmse"] for h in tr.history]
+    best = rmse.index(min(rmse))
+    assert summary["monitor"] == "rmse" and summary["best_val"] == min(rmse)
+    assert summary["best_epoch"] == best + 1
+    assert summary["best_val_mae"] == tr.history[best]["val_mae"] != summary["best_val"]
+    logged = read_history(tmp_path)  # the log line with val_rmse still parses
+    assert [h["val_mae"] for h in logged] == [h["val_mae"] for h in tr.history]
+    (tmp_path / "last.pt").unlink()
+    from_log = read_history(tmp_path)
+    assert [h["improved"] for h in from_log] == [h["improved"] for h in tr.history]
 
 
 def test_lr_schedule_shapes():

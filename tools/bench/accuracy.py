@@ -141,6 +141,7 @@ def model_cell(
         "cpu_seconds": summary["cpu_seconds"],
         "budget": train.time_budget,
         "loss": train.loss,
+        "monitor": train.monitor,
         "threads": torch.get_num_threads(),
     }
 
@@ -175,14 +176,51 @@ DEFAULT_BUDGET = 60.0
 
 
 def label(cell: dict) -> str:
-    """Row name: the method, with the training loss and budget when they differ from the
-    defaults (MAE loss, :data:`DEFAULT_BUDGET` CPU s), so variants never share a row."""
+    """Row name: the method, with the training loss, early-stopping metric, budget and
+    lookback when they differ from the defaults (MAE loss and monitor,
+    :data:`DEFAULT_BUDGET` CPU s, the protocol's lookback), so variants never share a row."""
     parts = []
     if cell.get("loss", "mae") != "mae":
         parts.append(f"{cell['loss']} loss")
+    if cell.get("monitor", "mae") != "mae":
+        parts.append(f"{cell['monitor']} stop")
     if cell["kind"] == "model" and cell.get("budget", DEFAULT_BUDGET) != DEFAULT_BUDGET:
         parts.append(f"{cell['budget']:g} s")
+    if cell.get("lookback") is not None:
+        parts.append(f"lookback {cell['lookback']}")
     return cell["model"] + (f" ({', '.join(parts)})" if parts else "")
+
+
+def command(cell: dict, seeds: list[int]) -> str:
+    """The command that trains ``cell`` (and its other ``seeds``): the settings that vary
+    between rows are stored in the cell; the rest are this script's defaults."""
+    parts = [
+        "python tools/bench/accuracy.py",
+        f"--protocol {cell['protocol']} --datasets {cell['dataset']} --models {cell['model']}",
+        "--seeds " + " ".join(map(str, seeds)),
+        f"--budget {cell.get('budget', DEFAULT_BUDGET):g} --threads {cell.get('threads', 1)}",
+    ]
+    for key in ("loss", "monitor"):
+        if cell.get(key, "mae") != "mae":
+            parts.append(f"--{key} {cell[key]}")
+    if cell.get("lookback") is not None:
+        parts.append(f"--lookback {cell['lookback']}")
+    return " ".join(parts)
+
+
+def commands(rows: dict[str, dict]) -> list[str]:
+    """One command per trained row of a section (models of equal settings merged)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in ordered(rows):
+        cells = rows[name]["cells"]
+        if rows[name]["kind"] != "model":
+            continue
+        seeds = sorted(c["seed"] for c in cells)
+        line = command(cells[0], seeds)
+        groups[line.replace(f"--models {cells[0]['model']} ", "--models {} ")].append(
+            cells[0]["model"]
+        )
+    return [f"- `{k.format(' '.join(v))}`" for k, v in groups.items()]
 
 
 def upto(cell: dict, step: int, metric: str) -> float | None:
@@ -387,6 +425,7 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
         lines += ["", *verdicts(summary, protocol, dataset, shown), ""]
         if protocol == "tgcn":
             lines += tgcn_table(rows, dataset, shown)
+        lines += ["Commands (the baselines come with any of them):", "", *commands(rows), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -402,6 +441,12 @@ def main() -> None:
         "--budget", type=float, default=DEFAULT_BUDGET, help="training CPU seconds per run"
     )
     ap.add_argument("--loss", default="mae", help="training loss (mae, mse, rmse)")
+    ap.add_argument(
+        "--monitor", default="mae", choices=["mae", "rmse"], help="early-stopping metric"
+    )
+    ap.add_argument(
+        "--lookback", type=int, default=None, help="input steps (default: the protocol's)"
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--patience", type=int, default=8)
@@ -425,6 +470,7 @@ def main() -> None:
         max_batches=args.max_batches,
         time_budget=args.budget,
         loss=args.loss,
+        monitor=args.monitor,
         progress=False,
     )
     settings = {
@@ -447,18 +493,20 @@ def main() -> None:
                 cells[(args.protocol, dataset, row["model"], None)] = cell
         for model in args.models:
             for seed in args.seeds:
-                name = label(
-                    {"model": model, "kind": "model", "loss": args.loss, "budget": args.budget}
-                )
+                variant = {"loss": args.loss, "monitor": args.monitor, "lookback": args.lookback}
+                name = label({"model": model, "kind": "model", "budget": args.budget, **variant})
                 key = (args.protocol, dataset, name, seed)
                 if key in cells:
                     continue
+                lookback = {} if args.lookback is None else {"lookback": args.lookback}
                 try:
-                    row = model_cell(dataset, model, seed, data, overrides, train)
+                    row = model_cell(dataset, model, seed, data, {**overrides, **lookback}, train)
                 except ConfigError as e:  # e.g. a lookback too short for the model
                     print(f"{dataset} {model}: skipped: {e}", flush=True)
                     break
                 cell = {"protocol": args.protocol, "dataset": dataset, **row}
+                if args.lookback is not None:
+                    cell["lookback"] = args.lookback
                 append(cache_path, cell)
                 cells[key] = cell
                 print(
