@@ -33,6 +33,7 @@ _FLAGS = {
     "lr": ("train", "lr"),
     "patience": ("train", "patience"),
     "monitor": ("train", "monitor"),
+    "ema": ("train", "ema"),
     "max_batches": ("train", "max_batches"),
     "node_batch": ("train", "node_batch"),
     "node_partition": ("train", "node_partition"),
@@ -91,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int)
     t.add_argument(
         "--monitor", choices=["mae", "rmse"], help="validation metric for early stopping"
+    )
+    t.add_argument(
+        "--ema", type=float, help="validate and keep a moving average of the weights (decay)"
     )
     t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
     t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")

@@ -70,11 +70,16 @@ def test_train_then_evaluate_reproduces_metrics(tmp_path, capsys):
         "--out",
         str(out),
         "--no-progress",
+        "--monitor",
+        "rmse",
+        "--ema",
+        "0.9",
         "--set",
         "dim=16",
         "heads=2",
     ]
     assert main(args) == 0
+    assert " val_rmse " in (out / "train.log").read_text()  # the flags reached the trainer
     printed = capsys.readouterr().out
     assert "historical_average" in printed and "run directory" in printed
     saved = json.loads((out / "metrics.json").read_text())
@@ -94,6 +99,7 @@ def test_train_then_evaluate_reproduces_metrics(tmp_path, capsys):
         ),
         (["--model", "stcn", "--set", "dim=abc"], "dim='abc' should be int"),
         (["--model", "stcn", "--batch-size", "0"], "train.batch_size must be >= 1"),
+        (["--model", "stcn", "--ema", "1.5"], "train.ema must be 0 (off) or in (0, 1)"),
         (["--model", "stcn", "--split-typo"], None),
     ],
 )

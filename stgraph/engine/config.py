@@ -58,6 +58,9 @@ class TrainConfig:
         monitor: the validation metric (masked, original units) that picks the kept epoch and
             drives early stopping: ``"mae"`` or ``"rmse"`` (pair it with an MSE loss when the
             target is RMSE).
+        ema: decay of an exponential moving average of the weights
+            (:class:`~stgraph.engine.ema.WeightAverage`) that validation, the kept epoch and
+            the saved model use; ``0`` = off, else in ``(0, 1)``, e.g. ``0.999``.
         loss: ``"mae"``, ``"mse"``, ``"rmse"`` (masked, on scaled values), or the loss of a
             distributional head (see :func:`~stgraph.engine.probconfig.head_loss`).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
@@ -88,6 +91,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     patience: int = 8
     monitor: str = "mae"
+    ema: float = 0.0
     loss: str = "mae"
     max_batches: int | None = None
     time_budget: float | None = None
@@ -129,6 +133,10 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"train.{name} must be finite and >= 0, got {value!r}")
+        if not (isinstance(self.ema, int | float) and not isinstance(self.ema, bool)) or not (
+            self.ema == 0 or 0 < self.ema < 1
+        ):
+            raise ConfigError(f"train.ema must be 0 (off) or in (0, 1), got {self.ema!r}")
         choices = {
             "schedule": SCHEDULES,
             "loss": LOSS_NAMES,

@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +28,7 @@ from stgraph.engine.distributed import (
     sync_parameters,
     train_batches,
 )
+from stgraph.engine.ema import WeightAverage
 from stgraph.engine.evaluation import evaluate_forecaster
 from stgraph.engine.nodebatch import trainer_batcher
 from stgraph.engine.rundir import load_checkpoint
@@ -70,8 +72,9 @@ class TrainingError(RuntimeError):
 
 
 class Trainer:
-    """Fit a forecaster's model on the train windows with early stopping on validation
-    masked MAE.
+    """Fit a forecaster's model on the train windows with early stopping on a masked
+    validation metric (``config.monitor``: MAE or RMSE), optionally evaluated with a moving
+    average of the weights (``config.ema``).
 
     Files in ``run_dir``: ``best.pt`` (weights of the best validation epoch), ``last.pt``
     (everything needed to resume: weights, optimiser, epoch, RNG states, early-stopping state
@@ -127,6 +130,7 @@ class Trainer:
             self.node_batcher = trainer_batcher(forecaster, data, config)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.average = WeightAverage(self.model, config.ema) if config.ema > 0 else None
         self.epoch = 0
         self.best_val = math.inf
         self.best_epoch = -1
@@ -149,6 +153,7 @@ class Trainer:
             "history": self.history,
             "train_seconds": self.train_seconds,
             "cpu_seconds": self.cpu_seconds,
+            **({} if self.average is None else {"average": self.average.state_dict()}),
         }
 
     def _save(self, name: str, obj: Any) -> None:
@@ -172,6 +177,8 @@ class Trainer:
                 setattr(self, key, state[key])
             self.train_seconds = state["train_seconds"]
             self.cpu_seconds = state.get("cpu_seconds", 0.0)
+            if self.average is not None:
+                self.average.load_state_dict(state["average"])
         except (KeyError, RuntimeError, TypeError) as e:
             raise ValueError(
                 f"{path or self.run_dir / 'last.pt'}: not this run's state ({e})"
@@ -218,6 +225,8 @@ class Trainer:
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
+            if self.average is not None:
+                self.average.update()
             total += loss.item() * size
             seen += size
             bar.set_postfix(loss=f"{total / seen:.4f}")
@@ -255,17 +264,18 @@ class Trainer:
         while self.epoch < stop and self.bad_epochs < cfg.patience and not self._out_of_time():
             t0, c0 = time.perf_counter(), time.process_time()
             train_loss = self._train_epoch()
-            scores = self.validate()["overall"]
-            val_mae, val = _finite(scores["mae"]), _finite(scores[cfg.monitor])
+            with self._evaluated_weights():
+                scores = self.validate()["overall"]
+                val_mae, val = _finite(scores["mae"]), _finite(scores[cfg.monitor])
+                improved = val < self.best_val
+                if improved:
+                    self.best_val, self.best_epoch, self.bad_epochs = val, self.epoch, 0
+                    self._save("best.pt", self.model.state_dict())
+                else:
+                    self.bad_epochs += 1
             wall, cpu = slowest(self.dist, time.perf_counter() - t0, time.process_time() - c0)
             self.train_seconds += wall
             self.cpu_seconds += cpu
-            improved = val < self.best_val
-            if improved:
-                self.best_val, self.best_epoch, self.bad_epochs = val, self.epoch, 0
-                self._save("best.pt", self.model.state_dict())
-            else:
-                self.bad_epochs += 1
             entry = {
                 "epoch": self.epoch + 1,
                 "epochs": cfg.epochs,
@@ -309,6 +319,11 @@ class Trainer:
     def _out_of_time(self) -> bool:
         spent = self._spent()
         return spent is not None and spent >= 1.0
+
+    def _evaluated_weights(self) -> AbstractContextManager[None]:
+        """The weights validation sees: the moving average with ``config.ema``, else the
+        live ones."""
+        return nullcontext() if self.average is None else self.average.applied()
 
     def load_best(self) -> None:
         """Load ``best.pt`` into the model."""

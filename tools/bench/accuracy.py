@@ -136,12 +136,15 @@ def model_cell(
         "params": sum(p.numel() for p in fc.model.parameters()),
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
+        "val": {"mae": summary["best_val_mae"], summary["monitor"]: summary["best_val"]},
         "sec_per_epoch": summary["train_seconds"] / epochs,
         "seconds": summary["train_seconds"],
         "cpu_seconds": summary["cpu_seconds"],
         "budget": train.time_budget,
         "loss": train.loss,
         "monitor": train.monitor,
+        "patience": train.patience,
+        "ema": train.ema,
         "threads": torch.get_num_threads(),
     }
 
@@ -173,6 +176,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 DEFAULT_BUDGET = 60.0
+DEFAULT_PATIENCE = 8
 
 
 def label(cell: dict) -> str:
@@ -188,6 +192,10 @@ def label(cell: dict) -> str:
         parts.append(f"{cell['budget']:g} s")
     if cell.get("lookback") is not None:
         parts.append(f"lookback {cell['lookback']}")
+    if cell.get("patience", DEFAULT_PATIENCE) != DEFAULT_PATIENCE:
+        parts.append(f"patience {cell['patience']}")
+    if cell.get("ema"):
+        parts.append(f"ema {cell['ema']:g}")
     return cell["model"] + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -205,6 +213,10 @@ def command(cell: dict, seeds: list[int]) -> str:
             parts.append(f"--{key} {cell[key]}")
     if cell.get("lookback") is not None:
         parts.append(f"--lookback {cell['lookback']}")
+    if cell.get("patience", DEFAULT_PATIENCE) != DEFAULT_PATIENCE:
+        parts.append(f"--patience {cell['patience']}")
+    if cell.get("ema"):
+        parts.append(f"--ema {cell['ema']:g}")
     return " ".join(parts)
 
 
@@ -447,9 +459,10 @@ def main() -> None:
     ap.add_argument(
         "--lookback", type=int, default=None, help="input steps (default: the protocol's)"
     )
+    ap.add_argument("--ema", type=float, default=0.0, help="weight moving-average decay (0 = off)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
     ap.add_argument("--max-batches", type=int, default=50, help="training batches per epoch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
@@ -467,6 +480,7 @@ def main() -> None:
         batch_size=args.batch_size,
         lr=args.lr,
         patience=args.patience,
+        ema=args.ema,
         max_batches=args.max_batches,
         time_budget=args.budget,
         loss=args.loss,
@@ -477,8 +491,9 @@ def main() -> None:
         "budget per run": f"{DEFAULT_BUDGET:g} CPU s (a row naming another: that one) of "
         "training + validation (train.time_budget), "
         f"at most {args.max_batches} batches of {args.batch_size} per epoch, AdamW lr {args.lr:g} "
-        f"cosine over the budget, early stopping patience {args.patience} on validation MAE; "
-        "training loss MAE unless the row names another",
+        f"cosine over the budget, early stopping patience {DEFAULT_PATIENCE} on validation MAE; "
+        "training loss MAE; a row naming a loss, an early-stopping metric ('rmse stop'), a "
+        "lookback, a patience or a weight average (ema) ran with that one",
         "hyper-parameters": "each model's registered (published) defaults; no tuning",
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
         "other jobs shared the machine, so s/epoch (wall clock) is indicative only",
@@ -493,7 +508,13 @@ def main() -> None:
                 cells[(args.protocol, dataset, row["model"], None)] = cell
         for model in args.models:
             for seed in args.seeds:
-                variant = {"loss": args.loss, "monitor": args.monitor, "lookback": args.lookback}
+                variant = {
+                    "loss": args.loss,
+                    "monitor": args.monitor,
+                    "lookback": args.lookback,
+                    "patience": args.patience,
+                    "ema": args.ema,
+                }
                 name = label({"model": model, "kind": "model", "budget": args.budget, **variant})
                 key = (args.protocol, dataset, name, seed)
                 if key in cells:
