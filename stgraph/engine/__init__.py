@@ -9,6 +9,7 @@ from stgraph.engine.baselines import (
     get_baseline,
 )
 from stgraph.engine.config import ConfigError, RunConfig, TrainConfig
+from stgraph.engine.ensemble import MeanEnsemble
 from stgraph.engine.experiment import evaluate_run, forecast_run, load_run, train_run
 from stgraph.engine.forecaster import Forecaster
 from stgraph.engine.heldout import heldout_run
@@ -30,6 +31,7 @@ __all__ = [
     "Forecaster",
     "HistoricalAverage",
     "LastValue",
+    "MeanEnsemble",
     "MetricAccumulator",
     "RunConfig",
     "SeasonalNaive",

@@ -28,7 +28,14 @@ import torch
 
 from stgraph._threads import configure_threads
 from stgraph.data import load_dataset
-from stgraph.engine import BASELINES, ConfigError, Forecaster, RunConfig, TrainConfig
+from stgraph.engine import (
+    BASELINES,
+    ConfigError,
+    Forecaster,
+    MeanEnsemble,
+    RunConfig,
+    TrainConfig,
+)
 from stgraph.engine.baselines import STATISTICAL_BASELINES, get_baseline
 from stgraph.engine.evaluation import drop_mape, evaluate_forecaster, mape_is_meaningful
 from stgraph.engine.report import pick_horizons
@@ -121,14 +128,14 @@ def baseline_cells(
 
 def model_cell(
     dataset: str, model: str, seed: int, data: Any, overrides: dict, train: TrainConfig
-) -> dict:
+) -> tuple[dict, Forecaster]:
     """Train one model under the budget and evaluate it on the test split once."""
     config = RunConfig.create(dataset, model, protocol=overrides, train=train, seed=seed)
     fc = Forecaster.build(config, data)
     summary = fc.fit(data)
     res = metrics(fc.predict, data, fc.protocol)
     epochs = max(summary["epochs"], 1)
-    return {
+    cell = {
         "kind": "model",
         "model": model,
         "seed": seed,
@@ -146,6 +153,24 @@ def model_cell(
         "patience": train.patience,
         "ema": train.ema,
         "threads": torch.get_num_threads(),
+    }
+    return cell, fc
+
+
+def ensemble_cell(members: list[Forecaster], seeds: list[int], data: Any, like: dict) -> dict:
+    """The mean forecast of the seeds' models (:class:`MeanEnsemble`), scored on the test
+    split like one more row; ``like`` is a member's cell (its settings are the row's)."""
+    fc = members[0]
+    res = metrics(MeanEnsemble(members).predict, data, fc.protocol)
+    keep = ("budget", "loss", "monitor", "patience", "ema", "threads", "lookback")
+    return {
+        "kind": "model",
+        "model": like["model"],
+        "seed": "ensemble",
+        "members": seeds,
+        **res,
+        "params": like["params"] * len(members),
+        **{k: like[k] for k in keep if k in like},
     }
 
 
@@ -196,6 +221,8 @@ def label(cell: dict) -> str:
         parts.append(f"patience {cell['patience']}")
     if cell.get("ema"):
         parts.append(f"ema {cell['ema']:g}")
+    if cell.get("members"):
+        parts.append(f"mean of {len(cell['members'])} seeds")
     return cell["model"] + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -217,6 +244,8 @@ def command(cell: dict, seeds: list[int]) -> str:
         parts.append(f"--patience {cell['patience']}")
     if cell.get("ema"):
         parts.append(f"--ema {cell['ema']:g}")
+    if cell.get("members"):
+        parts.append("--ensemble")
     return " ".join(parts)
 
 
@@ -227,7 +256,7 @@ def commands(rows: dict[str, dict]) -> list[str]:
         cells = rows[name]["cells"]
         if rows[name]["kind"] != "model":
             continue
-        seeds = sorted(c["seed"] for c in cells)
+        seeds = cells[0].get("members") or sorted(c["seed"] for c in cells)
         line = command(cells[0], seeds)
         groups[line.replace(f"--models {cells[0]['model']} ", "--models {} ")].append(
             cells[0]["model"]
@@ -290,8 +319,8 @@ def verdicts(
         mods = {
             m: v[("mae", step)]
             for m, v in rows.items()
-            if v["kind"] == "model" and v[("mae", step)]
-        }
+            if v["kind"] == "model" and v[("mae", step)] and "members" not in v["cells"][0]
+        }  # an ensemble row has no seed spread: the verdicts compare single models
         if not base or not mods:
             continue
         mname, mvals = min(mods.items(), key=lambda kv: statistics.mean(kv[1]))
@@ -441,6 +470,61 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_model(
+    args: argparse.Namespace,
+    dataset: str,
+    model: str,
+    data: Any,
+    overrides: dict,
+    train: TrainConfig,
+    cells: dict[tuple, dict],
+) -> None:
+    """Train the missing seeds of one (dataset, model) row, append each finished cell to the
+    cache, and with ``--ensemble`` score the mean forecast of the seeds trained now."""
+    cache_path = Path(args.cache)
+    variant = {
+        "model": model,
+        "kind": "model",
+        "budget": args.budget,
+        "loss": args.loss,
+        "monitor": args.monitor,
+        "lookback": args.lookback,
+        "patience": args.patience,
+        "ema": args.ema,
+    }
+    lookback = {} if args.lookback is None else {"lookback": args.lookback}
+    members: list[Forecaster] = []
+    for seed in args.seeds:
+        key = (args.protocol, dataset, label(variant), seed)
+        if key in cells:
+            continue
+        try:
+            row, fc = model_cell(dataset, model, seed, data, {**overrides, **lookback}, train)
+        except ConfigError as e:  # e.g. a lookback too short for the model
+            print(f"{dataset} {model}: skipped: {e}", flush=True)
+            return
+        members.append(fc)
+        cell = {"protocol": args.protocol, "dataset": dataset, **row, **lookback}
+        append(cache_path, cell)
+        cells[key] = cell
+        print(
+            f"{dataset} {model} seed {seed}: test MAE {row['overall']['mae']:.3f} "
+            f"({row['epochs']} epochs, {row['seconds']:.0f}s)",
+            flush=True,
+        )
+    if args.ensemble and len(members) == len(args.seeds) > 1:
+        cell = {
+            "protocol": args.protocol,
+            "dataset": dataset,
+            **ensemble_cell(members, list(args.seeds), data, cells[key]),
+        }
+        append(cache_path, cell)
+        cells[(args.protocol, dataset, label(cell), cell["seed"])] = cell
+        print(f"{dataset} {label(cell)}: test MAE {cell['overall']['mae']:.3f}", flush=True)
+    elif args.ensemble:
+        print(f"{dataset} {model}: no ensemble (every seed must be trained in this run)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -460,6 +544,11 @@ def main() -> None:
         "--lookback", type=int, default=None, help="input steps (default: the protocol's)"
     )
     ap.add_argument("--ema", type=float, default=0.0, help="weight moving-average decay (0 = off)")
+    ap.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="also score the mean forecast of the seeds trained in this run (one more row)",
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
@@ -507,34 +596,7 @@ def main() -> None:
                 append(cache_path, cell)
                 cells[(args.protocol, dataset, row["model"], None)] = cell
         for model in args.models:
-            for seed in args.seeds:
-                variant = {
-                    "loss": args.loss,
-                    "monitor": args.monitor,
-                    "lookback": args.lookback,
-                    "patience": args.patience,
-                    "ema": args.ema,
-                }
-                name = label({"model": model, "kind": "model", "budget": args.budget, **variant})
-                key = (args.protocol, dataset, name, seed)
-                if key in cells:
-                    continue
-                lookback = {} if args.lookback is None else {"lookback": args.lookback}
-                try:
-                    row = model_cell(dataset, model, seed, data, {**overrides, **lookback}, train)
-                except ConfigError as e:  # e.g. a lookback too short for the model
-                    print(f"{dataset} {model}: skipped: {e}", flush=True)
-                    break
-                cell = {"protocol": args.protocol, "dataset": dataset, **row}
-                if args.lookback is not None:
-                    cell["lookback"] = args.lookback
-                append(cache_path, cell)
-                cells[key] = cell
-                print(
-                    f"{dataset} {model} seed {seed}: test MAE {row['overall']['mae']:.3f} "
-                    f"({row['epochs']} epochs, {row['seconds']:.0f}s)",
-                    flush=True,
-                )
+            run_model(args, dataset, model, data, overrides, train, cells)
     Path(args.out).write_text(render(list(cells.values()), settings))
     print(f"wrote {args.out}")
 

@@ -1,0 +1,69 @@
+"""The accuracy benchmark's bookkeeping: row names, commands, the T-GCN scoring, the report."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "tools" / "bench" / "accuracy.py"
+_spec = importlib.util.spec_from_file_location("bench_accuracy", _PATH)
+assert _spec is not None and _spec.loader is not None
+acc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(acc)
+
+
+def _cell(seed, mae=(1.0, 2.0), rmse=(2.0, 4.0), counts=(10, 30), **extra):
+    horizons = {
+        str(i + 1): {"mae": m, "rmse": r, "mape": None, "count": c}
+        for i, (m, r, c) in enumerate(zip(mae, rmse, counts, strict=True))
+    }
+    n = sum(counts)
+    overall = {"mae": sum(m * c for m, c in zip(mae, counts, strict=True)) / n, "mape": None}
+    return {
+        "protocol": "card",
+        "dataset": "toy",
+        "kind": "model",
+        "model": "stid",
+        "seed": seed,
+        "overall": overall,
+        "horizons": horizons,
+        "params": 100,
+        "epochs": 3,
+        "sec_per_epoch": 1.0,
+        "budget": 60.0,
+        "threads": 1,
+        **extra,
+    }
+
+
+def test_variants_get_their_own_row_name_and_command():
+    plain = _cell(0)
+    assert acc.label(plain) == "stid"
+    variant = _cell(0, loss="mse", monitor="rmse", budget=300.0, lookback=192, patience=20)
+    assert acc.label(variant) == "stid (mse loss, rmse stop, 300 s, lookback 192, patience 20)"
+    cmd = acc.command(variant, [0, 1, 2])
+    for part in ("--seeds 0 1 2", "--budget 300", "--loss mse", "--monitor rmse"):
+        assert part in cmd
+    assert "--lookback 192" in cmd and "--patience 20" in cmd
+    ens = {**variant, "seed": "ensemble", "members": [0, 1, 2]}
+    assert acc.label(ens).endswith("mean of 3 seeds)") and "--ensemble" in acc.command(ens, [0])
+
+
+def test_upto_pools_steps_by_their_counts():
+    c = _cell(0)
+    assert acc.upto(c, 1, "rmse") == pytest.approx(2.0)
+    assert acc.upto(c, 2, "mae") == pytest.approx((1.0 * 10 + 2.0 * 30) / 40)
+    assert acc.upto(c, 2, "rmse") == pytest.approx(math.sqrt((4 * 10 + 16 * 30) / 40))
+
+
+def test_report_has_the_rows_spread_verdicts_and_commands():
+    base = {**_cell(None, mae=(3.0, 3.0)), "kind": "baseline", "model": "last_value"}
+    cells = [_cell(0), _cell(1, mae=(1.2, 2.2)), base]
+    text = acc.render(cells, {"budget per run": "60 CPU s"})
+    assert "| stid | 2 | 100 |" in text
+    assert "1.100 ± 0.141" in text  # step 1 over the two seeds
+    assert "best calendar-aware baseline last_value 3.000: beaten beyond the spread" in text
+    assert "--datasets toy --models stid --seeds 0 1 --budget 60 --threads 1" in text
