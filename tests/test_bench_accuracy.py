@@ -42,12 +42,16 @@ def _cell(seed, mae=(1.0, 2.0), rmse=(2.0, 4.0), counts=(10, 30), **extra):
 def test_variants_get_their_own_row_name_and_command():
     plain = _cell(0)
     assert acc.label(plain) == "stid"
-    variant = _cell(0, loss="mse", monitor="rmse", budget=300.0, lookback=192, patience=20)
-    assert acc.label(variant) == "stid (mse loss, rmse stop, 300 s, lookback 192, patience 20)"
+    variant = _cell(
+        0, loss="mse", monitor="rmse", budget=300.0, lookback=192, patience=20, batch_size=16
+    )
+    assert acc.label(variant) == (
+        "stid (mse loss, rmse stop, 300 s, lookback 192, patience 20, batch 16)"
+    )
     cmd = acc.command(variant, [0, 1, 2])
     for part in ("--seeds 0 1 2", "--budget 300", "--loss mse", "--monitor rmse"):
         assert part in cmd
-    assert "--lookback 192" in cmd and "--patience 20" in cmd
+    assert "--lookback 192" in cmd and "--patience 20" in cmd and "--batch-size 16" in cmd
     ens = {**variant, "seed": "ensemble", "members": [0, 1, 2]}
     assert acc.label(ens).endswith("mean of 3 seeds)") and "--ensemble" in acc.command(ens, [0])
 

@@ -152,6 +152,7 @@ def model_cell(
         "monitor": train.monitor,
         "patience": train.patience,
         "ema": train.ema,
+        "batch_size": train.batch_size,
         "threads": torch.get_num_threads(),
     }
     return cell, fc
@@ -162,7 +163,7 @@ def ensemble_cell(members: list[Forecaster], seeds: list[int], data: Any, like: 
     split like one more row; ``like`` is a member's cell (its settings are the row's)."""
     fc = members[0]
     res = metrics(MeanEnsemble(members).predict, data, fc.protocol)
-    keep = ("budget", "loss", "monitor", "patience", "ema", "threads", "lookback")
+    keep = ("budget", "loss", "monitor", "patience", "ema", "batch_size", "threads", "lookback")
     return {
         "kind": "model",
         "model": like["model"],
@@ -202,6 +203,7 @@ def _mean_std(values: list[float]) -> str:
 
 DEFAULT_BUDGET = 60.0
 DEFAULT_PATIENCE = 8
+DEFAULT_BATCH = 64
 
 
 def label(cell: dict) -> str:
@@ -221,6 +223,8 @@ def label(cell: dict) -> str:
         parts.append(f"patience {cell['patience']}")
     if cell.get("ema"):
         parts.append(f"ema {cell['ema']:g}")
+    if cell.get("batch_size", DEFAULT_BATCH) != DEFAULT_BATCH:
+        parts.append(f"batch {cell['batch_size']}")
     if cell.get("members"):
         parts.append(f"mean of {len(cell['members'])} seeds")
     return cell["model"] + (f" ({', '.join(parts)})" if parts else "")
@@ -244,6 +248,8 @@ def command(cell: dict, seeds: list[int]) -> str:
         parts.append(f"--patience {cell['patience']}")
     if cell.get("ema"):
         parts.append(f"--ema {cell['ema']:g}")
+    if cell.get("batch_size", DEFAULT_BATCH) != DEFAULT_BATCH:
+        parts.append(f"--batch-size {cell['batch_size']}")
     if cell.get("members"):
         parts.append("--ensemble")
     return " ".join(parts)
@@ -491,6 +497,7 @@ def run_model(
         "lookback": args.lookback,
         "patience": args.patience,
         "ema": args.ema,
+        "batch_size": args.batch_size,
     }
     lookback = {} if args.lookback is None else {"lookback": args.lookback}
     members: list[Forecaster] = []
@@ -549,7 +556,7 @@ def main() -> None:
         action="store_true",
         help="also score the mean forecast of the seeds trained in this run (one more row)",
     )
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
     ap.add_argument("--max-batches", type=int, default=50, help="training batches per epoch")
@@ -579,10 +586,10 @@ def main() -> None:
     settings = {
         "budget per run": f"{DEFAULT_BUDGET:g} CPU s (a row naming another: that one) of "
         "training + validation (train.time_budget), "
-        f"at most {args.max_batches} batches of {args.batch_size} per epoch, AdamW lr {args.lr:g} "
+        f"at most {args.max_batches} batches of {DEFAULT_BATCH} per epoch, AdamW lr {args.lr:g} "
         f"cosine over the budget, early stopping patience {DEFAULT_PATIENCE} on validation MAE; "
         "training loss MAE; a row naming a loss, an early-stopping metric ('rmse stop'), a "
-        "lookback, a patience or a weight average (ema) ran with that one",
+        "lookback, a patience, a weight average (ema) or a batch size ran with that one",
         "hyper-parameters": "each model's registered (published) defaults; no tuning",
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
         "other jobs shared the machine, so s/epoch (wall clock) is indicative only",
