@@ -345,6 +345,15 @@ def verdicts(
     return lines
 
 
+def validation(group: list[dict]) -> str:
+    """Mean over seeds of the validation score that picked each run's kept epoch (its
+    early-stopping metric); ``-`` for baselines, ensembles and cells older than the field."""
+    vals = [c["val"][c.get("monitor", "mae")] for c in group if c.get("val")]
+    if not vals or len(vals) < len(group):
+        return "-"
+    return f"{group[0].get('monitor', 'mae').upper()} {statistics.mean(vals):.4f}"
+
+
 def ordered(rows: dict[str, dict]) -> list[str]:
     """Row names in table order: models first, then baselines, each by name."""
     return sorted(rows, key=lambda m: (rows[m]["kind"] != "model", m))
@@ -450,6 +459,7 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
         head = ["method", "seeds", "params", "s/epoch", "epochs"]
         tail = ["MAE all"] + (["MAPE all"] if protocol == "card" else [])
         head += [f"MAE@{s}" for s in shown] + [f"RMSE@{s}" for s in shown] + tail
+        head.append("validation (kept epoch)")
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         order = ordered(rows)
         for m in order:
@@ -468,6 +478,7 @@ def render(cells: list[dict], settings: dict[str, Any]) -> str:
                 _mean_std(v[("rmse", s)]) for s in shown
             ]
             row += [_mean_std(v[(m, None)]) for m in ("mae", "mape")][: len(tail)]
+            row.append(validation(group))
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", *verdicts(summary, protocol, dataset, shown), ""]
         if protocol == "tgcn":
