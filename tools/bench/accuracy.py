@@ -206,27 +206,37 @@ DEFAULT_PATIENCE = 8
 DEFAULT_BATCH = 64
 
 
-def label(cell: dict) -> str:
-    """Row name: the method, with the training loss, early-stopping metric, budget and
-    lookback when they differ from the defaults (MAE loss and monitor,
-    :data:`DEFAULT_BUDGET` CPU s, the protocol's lookback), so variants never share a row."""
-    parts = []
-    if cell.get("loss", "mae") != "mae":
-        parts.append(f"{cell['loss']} loss")
-    if cell.get("monitor", "mae") != "mae":
-        parts.append(f"{cell['monitor']} stop")
-    if cell["kind"] == "model" and cell.get("budget", DEFAULT_BUDGET) != DEFAULT_BUDGET:
-        parts.append(f"{cell['budget']:g} s")
-    if cell.get("lookback") is not None:
-        parts.append(f"lookback {cell['lookback']}")
-    if cell.get("patience", DEFAULT_PATIENCE) != DEFAULT_PATIENCE:
-        parts.append(f"patience {cell['patience']}")
-    if cell.get("ema"):
-        parts.append(f"ema {cell['ema']:g}")
-    if cell.get("batch_size", DEFAULT_BATCH) != DEFAULT_BATCH:
-        parts.append(f"batch {cell['batch_size']}")
+# settings a row may change: (cell key, default, row-name part, command flag; None = none)
+VARIANTS: list[tuple[str, Any, str, str | None]] = [
+    ("loss", "mae", "{} loss", "--loss {}"),
+    ("monitor", "mae", "{} stop", "--monitor {}"),
+    ("budget", DEFAULT_BUDGET, "{:g} s", None),  # always in the command
+    ("lookback", None, "lookback {}", "--lookback {}"),
+    ("patience", DEFAULT_PATIENCE, "patience {}", "--patience {}"),
+    ("ema", 0.0, "ema {:g}", "--ema {:g}"),
+    ("batch_size", DEFAULT_BATCH, "batch {}", "--batch-size {}"),
+]
+
+
+def _changed(cell: dict) -> list[tuple[str, str | None]]:
+    """(row-name part, command flag) of every setting of ``cell`` off its default."""
+    out = []
+    for key, default, name, flag in VARIANTS:
+        value = cell.get(key, default)
+        if key == "budget" and cell["kind"] != "model":
+            continue
+        if value is not None and value != default:
+            out.append((name.format(value), None if flag is None else flag.format(value)))
     if cell.get("members"):
-        parts.append(f"mean of {len(cell['members'])} seeds")
+        out.append((f"mean of {len(cell['members'])} seeds", "--ensemble"))
+    return out
+
+
+def label(cell: dict) -> str:
+    """Row name: the method, with every setting that differs from the defaults (MAE loss and
+    early stopping, :data:`DEFAULT_BUDGET` CPU s, the protocol's lookback, ...; see
+    :data:`VARIANTS`), so variants never share a row."""
+    parts = [name for name, _ in _changed(cell)]
     return cell["model"] + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -239,20 +249,7 @@ def command(cell: dict, seeds: list[int]) -> str:
         "--seeds " + " ".join(map(str, seeds)),
         f"--budget {cell.get('budget', DEFAULT_BUDGET):g} --threads {cell.get('threads', 1)}",
     ]
-    for key in ("loss", "monitor"):
-        if cell.get(key, "mae") != "mae":
-            parts.append(f"--{key} {cell[key]}")
-    if cell.get("lookback") is not None:
-        parts.append(f"--lookback {cell['lookback']}")
-    if cell.get("patience", DEFAULT_PATIENCE) != DEFAULT_PATIENCE:
-        parts.append(f"--patience {cell['patience']}")
-    if cell.get("ema"):
-        parts.append(f"--ema {cell['ema']:g}")
-    if cell.get("batch_size", DEFAULT_BATCH) != DEFAULT_BATCH:
-        parts.append(f"--batch-size {cell['batch_size']}")
-    if cell.get("members"):
-        parts.append("--ensemble")
-    return " ".join(parts)
+    return " ".join(parts + [flag for _, flag in _changed(cell) if flag])
 
 
 def commands(rows: dict[str, dict]) -> list[str]:
