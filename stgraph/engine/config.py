@@ -127,15 +127,13 @@ class TrainConfig:
             raise ConfigError(
                 f"train.time_budget must be a positive number of seconds, got {self.time_budget!r}"
             )
-        for name in ("lr", "weight_decay", "grad_clip", "teacher_forcing_decay"):
+        for name in ("lr", "weight_decay", "grad_clip", "teacher_forcing_decay", "ema"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"train.{name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"train.{name} must be finite and >= 0, got {value!r}")
-        if not (isinstance(self.ema, int | float) and not isinstance(self.ema, bool)) or not (
-            self.ema == 0 or 0 < self.ema < 1
-        ):
+        if self.ema >= 1:
             raise ConfigError(f"train.ema must be 0 (off) or in (0, 1), got {self.ema!r}")
         choices = {
             "schedule": SCHEDULES,

@@ -163,7 +163,7 @@ def ensemble_cell(members: list[Forecaster], seeds: list[int], data: Any, like: 
     split like one more row; ``like`` is a member's cell (its settings are the row's)."""
     fc = members[0]
     res = metrics(MeanEnsemble(members).predict, data, fc.protocol)
-    keep = ("budget", "loss", "monitor", "patience", "ema", "batch_size", "threads", "lookback")
+    keep = [key for key, *_ in VARIANTS] + ["threads"]
     return {
         "kind": "model",
         "model": like["model"],
@@ -496,17 +496,8 @@ def run_model(
     """Train the missing seeds of one (dataset, model) row, append each finished cell to the
     cache, and with ``--ensemble`` score the mean forecast of the seeds trained now."""
     cache_path = Path(args.cache)
-    variant = {
-        "model": model,
-        "kind": "model",
-        "budget": args.budget,
-        "loss": args.loss,
-        "monitor": args.monitor,
-        "lookback": args.lookback,
-        "patience": args.patience,
-        "ema": args.ema,
-        "batch_size": args.batch_size,
-    }
+    # the row this run fills: every VARIANTS setting is a command-line option of that name
+    variant = {"model": model, "kind": "model", **{k: getattr(args, k) for k, *_ in VARIANTS}}
     lookback = {} if args.lookback is None else {"lookback": args.lookback}
     members: list[Forecaster] = []
     for seed in args.seeds:
