@@ -71,3 +71,26 @@ def test_report_has_the_rows_spread_verdicts_and_commands():
     assert "1.100 ± 0.141" in text  # step 1 over the two seeds
     assert "best calendar-aware baseline last_value 3.000: beaten beyond the spread" in text
     assert "--datasets toy --models stid --seeds 0 1 --budget 60 --threads 1" in text
+
+
+def _tgcn(seed, steps, mae, rmse, **extra):
+    counts = (10,) * steps
+    cell = _cell(seed, mae=(mae,) * steps, rmse=(rmse,) * steps, counts=counts, **extra)
+    return {**cell, "protocol": "tgcn", "dataset": "sz-taxi"}
+
+
+def test_tgcn_report_judges_a_model_per_horizon_and_skips_one_seed_rows():
+    # published sz-taxi T-GCN: RMSE 3.926 .. 4.012, MAE 2.715 .. 2.789
+    long = [_tgcn(s, 4, 2.6, 3.95 + s / 100) for s in (0, 1)]  # misses RMSE at 15 min only
+    short = [_tgcn(s, 1, 2.55, 3.90 + s / 100, horizon=1) for s in (0, 1)]
+    lucky = _tgcn(0, 4, 1.0, 2.0, lookback=96)  # one seed: no spread, never the verdict's row
+    base = {**_tgcn(None, 4, 3.0, 5.0), "kind": "baseline", "model": "last_value"}
+    text = acc.render([*long, *short, lucky, base], {})
+    assert "- step 1: best model stid (horizon 1) 2.550" in text
+    assert "- step 2: best model stid 2.600" in text
+    assert "| stid (horizon 1) | 2 | 100 | 1.0 | 3/3 | 2.550 ± 0.000 | - | - | - |" in text
+    assert "stid (horizon 1): MAE below T-GCN at 15 min, RMSE below at 15 min (trained" in text
+    assert "stid: MAE below T-GCN at 15/30/45/60 min, RMSE below at 30/45/60 min" in text
+    per = text.split("per horizon: ")[1].splitlines()[0]
+    assert per == "≤15 min: stid (horizon 1); ≤30 min: stid; ≤45 min: stid; ≤60 min: stid"
+    assert "--models stid --seeds 0 1 --budget 60 --threads 1 --horizon 1" in text
