@@ -98,6 +98,36 @@ def test_batch_time_layout_and_edge_weights_scale_messages():
     torch.testing.assert_close(alone, x @ layer.weight[4])
 
 
+@pytest.mark.parametrize("centre", [4, None])
+def test_gather_and_scatter_paths_agree_with_weights_and_grads(centre):
+    """The lattice takes the gather path; a graph with two edges of one type into a node
+    takes the scatter path; on a lattice both give the same values and gradients."""
+    torch.manual_seed(7)
+    layer = LatticeConv(FIN, FOUT, centre=centre)
+    graph = lattice_graph((4, 5), neighbours=8, mask=np.eye(4, 5, dtype=bool))
+    ei, types = graph.edge_index, lattice_offsets(graph)
+    if centre is None:  # no centre weight: self-loops may carry the centre type
+        loops = torch.arange(graph.num_nodes).repeat(2, 1)
+        ei, types = torch.cat([ei, loops], 1), torch.cat([types, torch.full_like(loops[0], 4)])
+    w = torch.rand(ei.size(1))
+    x = torch.randn(2, 3, graph.num_nodes, FIN, requires_grad=True)
+    assert layer._gather_plan(ei, types, graph.num_nodes) is not None
+    grads = []
+    for run in (lambda: layer(x, ei, w, types), lambda: layer._scatter(x, ei, w, types)):
+        out = run()
+        out.sin().sum().backward()
+        grads.append((out.detach(), x.grad.clone(), layer.weight.grad.clone()))
+        x.grad, layer.weight.grad = None, None
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # a repeated (target, type) pair: only the scatter path can sum both messages
+    twice_ei, twice_t = torch.cat([ei, ei[:, :1]], 1), torch.cat([types, types[:1]])
+    assert layer._gather_plan(twice_ei, twice_t, graph.num_nodes) is None
+    twice = layer(x, twice_ei, torch.cat([w, w[:1]]), twice_t)
+    once = layer(x, ei, w.index_add(0, torch.tensor([0]), w[:1]), types)
+    torch.testing.assert_close(twice, once, atol=1e-5, rtol=1e-5)
+
+
 def test_invalid_edge_types_are_rejected():
     layer = LatticeConv(2, 2)
     ei = torch.tensor([[0, 1], [1, 0]])

@@ -107,6 +107,30 @@ class LatticeConv(nn.Module):
                     "applies to every node, so remove self-loops"
                 )
 
+    def _gather_plan(
+        self, edge_index: Tensor, edge_type: Tensor, n: int
+    ) -> tuple[Tensor, Tensor, Tensor] | None:
+        """Which node fills each column block of the gather path: ``src[i, t]`` is the source
+        of node ``i``'s edge of the ``t``-th type in use (``n``, a zero row, where it has
+        none; ``i`` itself in the centre column), ``pos[i, t]`` that edge's position in the
+        edge list (-1: none), ``used[k]`` whether type ``k`` is in use. ``None`` when a node
+        has two edges of one type (the scatter path handles that)."""
+        e, k = edge_index.size(1), self.num_types
+        key = edge_index[1] * k + edge_type
+        if torch.unique(key).numel() < e:
+            return None
+        pos = torch.full((n * k,), -1, dtype=torch.long, device=key.device)
+        pos[key] = torch.arange(e, device=key.device)
+        pos = pos.view(n, k)
+        used = (pos >= 0).any(0)
+        if self.centre is not None:
+            used[self.centre] = True
+        pos = pos[:, used]
+        src = torch.cat([edge_index[0], edge_index[0].new_full((1,), n)])[pos]  # -1: n
+        if self.centre is not None:
+            src[:, int(used[: self.centre].sum())] = torch.arange(n, device=key.device)
+        return src, pos, used
+
     def forward(
         self,
         x: Tensor,
@@ -114,7 +138,31 @@ class LatticeConv(nn.Module):
         edge_weight: Tensor | None,
         edge_type: Tensor,
     ) -> Tensor:
+        """Where every node has at most one edge of each type (any lattice), the neighbour of
+        each type in use is gathered into a column block, ``[..., N, K' F_in]``, and one
+        matmul with the stacked weights of those ``K'`` types does the rest (an im2col
+        convolution, without the scatter path's ``[..., N, K, F_out]`` intermediate: a
+        quarter of its memory for a ConvLSTM gate); other typed graphs take the scatter
+        path. Both compute the equation above."""
         self._check(edge_index, edge_type)
+        n = x.shape[-2]
+        plan = self._gather_plan(edge_index, edge_type, n)
+        if plan is None:
+            return self._scatter(x, edge_index, edge_weight, edge_type)
+        src, pos, used = plan
+        padded = torch.cat([x, x.new_zeros(*x.shape[:-2], 1, x.size(-1))], dim=-2)
+        cols = padded.index_select(-2, src.reshape(-1)).view(*x.shape[:-2], *src.shape, x.size(-1))
+        if edge_weight is not None:  # the centre column (pos -1) keeps weight 1
+            w = torch.cat([edge_weight.to(x.dtype), x.new_ones(1)])[pos]
+            cols = cols * w.unsqueeze(-1)
+        out = cols.flatten(-2) @ self.weight[used].flatten(0, 1)
+        return out if self.bias is None else out + self.bias
+
+    def _scatter(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None, edge_type: Tensor
+    ) -> Tensor:
+        """Every node through every type's weight, ``[..., N, K, F_out]``, then one message
+        per edge added into its target (any typed graph)."""
         n, k = x.shape[-2], self.num_types
         h = torch.einsum("...nf,kfo->...nko", x, self.weight)  # every node through every type
         flat = h.reshape(*h.shape[:-3], n * k, self.out_channels)
