@@ -385,7 +385,7 @@ def published_lines(rows: dict[str, dict], dataset: str, steps: list[int]) -> li
                     and statistics.mean(rows[m][(metric + "_upto", s)]) < pub[minutes[i]][col]
                 ):
                     wins[metric].append(minutes[i])
-        everywhere = len(reach) == len(steps) and all(len(w) == len(steps) for w in wins.values())
+        everywhere = all(len(w) == len(steps) for w in wins.values())
         scope = (
             "every horizon, both metrics"
             if everywhere
@@ -525,19 +525,19 @@ def run_model(
     # the row this run fills: every VARIANTS setting is a command-line option of that name
     variant = {"model": model, "kind": "model", **{k: getattr(args, k) for k, *_ in VARIANTS}}
     # input / output lengths off the protocol's (the T-GCN paper trains one model per horizon)
-    lookback = {k: getattr(args, k) for k in ("lookback", "horizon") if getattr(args, k)}
+    lengths = {k: v for k in ("lookback", "horizon") if (v := getattr(args, k)) is not None}
     members: list[Forecaster] = []
     for seed in args.seeds:
         key = (args.protocol, dataset, label(variant), seed)
         if key in cells:
             continue
         try:
-            row, fc = model_cell(dataset, model, seed, data, {**overrides, **lookback}, train)
+            row, fc = model_cell(dataset, model, seed, data, {**overrides, **lengths}, train)
         except ConfigError as e:  # e.g. a lookback too short for the model
             print(f"{dataset} {model}: skipped: {e}", flush=True)
             return
         members.append(fc)
-        cell = {"protocol": args.protocol, "dataset": dataset, **row, **lookback}
+        cell = {"protocol": args.protocol, "dataset": dataset, **row, **lengths}
         append(cache_path, cell)
         cells[key] = cell
         print(

@@ -15,7 +15,7 @@ neighbours), forward + backward at batch ``--batch``. Three paths compute the sa
 Each path runs in a fresh process (so the peak resident memory is its own), median of
 ``--repeat`` timed steps after one warm-up; the ratios to ``scatter`` are what to read.
 
-    python tools/bench/lattice.py                 # 2,261 cells, batch 64, hidden 64
+    python tools/bench/lattice.py                 # 2,263 cells, batch 64, hidden 64
     python tools/bench/lattice.py --write         # also results/lattice.md
 """
 
@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from window_memory import PeakRSS, rss
 
+from stgraph._atomic import atomic_write_text
 from stgraph.graph import IsolatedNodesWarning
 from stgraph.graph.lattice import lattice_graph
 from stgraph.models.convlstm import lattice_edge_types
@@ -142,7 +143,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if a.write:
-        RESULTS.write_text(text)
+        atomic_write_text(RESULTS, text)
 
 
 if __name__ == "__main__":
