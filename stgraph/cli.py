@@ -39,6 +39,7 @@ _FLAGS = {
     "node_partition": ("train", "node_partition"),
     "halo_hops": ("train", "halo_hops"),
     "eval_full_graph": ("train", "eval_full_graph"),
+    "fit_on": ("train", "fit_on"),
 }
 
 
@@ -97,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ema", type=float, help="validate and keep a moving average of the weights (decay)"
     )
     t.add_argument("--max-batches", type=int, help="cap training batches per epoch")
+    t.add_argument(
+        "--fit-on",
+        choices=["train", "train+val"],
+        help="train+val: refit on both splits for exactly --epochs epochs, keeping the last",
+    )
     t.add_argument("--scaler", help="zscore, zscore-node, minmax, max or none")
     t.add_argument(
         "--node-batch",

@@ -43,15 +43,23 @@ def test_variants_get_their_own_row_name_and_command():
     plain = _cell(0)
     assert acc.label(plain) == "stid"
     variant = _cell(
-        0, loss="mse", monitor="rmse", budget=300.0, lookback=192, patience=20, batch_size=16
+        0,
+        loss="mse",
+        monitor="rmse",
+        budget=300.0,
+        lookback=192,
+        patience=20,
+        batch_size=16,
+        refit=True,
     )
     assert acc.label(variant) == (
-        "stid (mse loss, rmse stop, 300 s, lookback 192, patience 20, batch 16)"
+        "stid (mse loss, rmse stop, 300 s, lookback 192, patience 20, batch 16, refit on train+val)"
     )
     cmd = acc.command(variant, [0, 1, 2])
     for part in ("--seeds 0 1 2", "--budget 300", "--loss mse", "--monitor rmse"):
         assert part in cmd
     assert "--lookback 192" in cmd and "--patience 20" in cmd and "--batch-size 16" in cmd
+    assert cmd.endswith("--refit") and "--refit" not in acc.command(plain, [0])
     ens = {**variant, "seed": "ensemble", "members": [0, 1, 2]}
     assert acc.label(ens).endswith("mean of 3 seeds)") and "--ensemble" in acc.command(ens, [0])
 

@@ -74,12 +74,15 @@ def test_train_then_evaluate_reproduces_metrics(tmp_path, capsys):
         "rmse",
         "--ema",
         "0.9",
+        "--fit-on",
+        "train+val",
         "--set",
         "dim=16",
         "heads=2",
     ]
     assert main(args) == 0
     assert " val_rmse " in (out / "train.log").read_text()  # the flags reached the trainer
+    assert json.loads((out / "config.json").read_text())["train"]["fit_on"] == "train+val"
     printed = capsys.readouterr().out
     assert "historical_average" in printed and "run directory" in printed
     saved = json.loads((out / "metrics.json").read_text())

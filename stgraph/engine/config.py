@@ -28,6 +28,7 @@ from stgraph.models import check_hparams, get_model
 from stgraph.models.common import OutputHead
 
 SCHEDULES = ("cosine", "step", "constant")
+FIT_ON = ("train", "train+val")
 LOSS_NAMES = ("mae", "mse", "rmse", "pinball", "gaussian_nll")
 MONITORS = ("mae", "rmse")
 # Protocol fields that are not settings: identity (from the run), fitted state, fixed text.
@@ -78,6 +79,11 @@ class TrainConfig:
         node_partition: ``"partition"`` (spectral parts, small halos) or ``"random"``.
         halo_hops: halo hops (``None`` = the model's ``receptive_field``, else 2).
         eval_full_graph: with ``node_batch``, evaluate on the full graph, not part by part.
+        fit_on: the windows trained on: ``"train"``, or ``"train+val"`` to refit on the
+            training and validation splits together for exactly ``epochs`` epochs (usually
+            the count a first ``"train"`` run picked); validation is then in-sample, so it is
+            only logged: no early stopping, and the last epoch is kept. The scaler stays the
+            protocol's (fitted on the training split).
         seed: seed of weights, shuffling, dropout and the node partition.
         progress: show a tqdm bar.
     """
@@ -100,6 +106,7 @@ class TrainConfig:
     node_partition: str = "partition"
     halo_hops: int | None = None
     eval_full_graph: bool = False
+    fit_on: str = "train"
     seed: int = 0
     progress: bool = True
 
@@ -140,6 +147,7 @@ class TrainConfig:
             "loss": LOSS_NAMES,
             "monitor": MONITORS,
             "node_partition": NODE_PARTITIONS,
+            "fit_on": FIT_ON,
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:

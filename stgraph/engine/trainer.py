@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -18,7 +19,7 @@ from stgraph._atomic import atomic_path, atomic_write_text
 from stgraph._threads import refresh_threads
 from stgraph.data.protocol import Protocol as DataProtocol
 from stgraph.data.spatiotemporal import SpatioTemporalData
-from stgraph.data.windows import Batch
+from stgraph.data.windows import Batch, WindowDataset
 from stgraph.engine.config import ConfigError, TrainConfig, config_dict
 from stgraph.engine.distributed import (
     backward,
@@ -92,6 +93,10 @@ class Trainer:
     A non-finite training loss stops the run at once with :class:`TrainingError`; so does a
     run in which no epoch reaches a finite validation MAE (there is no best model to keep).
 
+    With ``config.fit_on == "train+val"`` (a refit) the training windows are those of both
+    splits; validation then scores windows it trained on, so it decides nothing: every epoch
+    counts as the best (the last one is kept) and early stopping never fires.
+
     Args:
         forecaster: the model with its fitted protocol, graph and device.
         data: the series (windows are index views into it).
@@ -114,7 +119,16 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         protocol = forecaster.protocol
+        self.refit = config.fit_on == "train+val"
         self.train_windows = protocol.windows(data, "train")
+        if self.refit:
+            val_starts = protocol.windows(data, "val").starts
+            self.train_windows = WindowDataset(
+                data,
+                np.concatenate([self.train_windows.starts, val_starts]),
+                protocol.lookback,
+                protocol.horizon,
+            )
         self.val_windows = protocol.windows(data, "val")
         for split, w in (("training", self.train_windows), ("validation", self.val_windows)):
             if len(w) == 0:
@@ -267,7 +281,7 @@ class Trainer:
             with self._evaluated_weights():
                 scores = self.validate()["overall"]
                 val_mae, val = _finite(scores["mae"]), _finite(scores[cfg.monitor])
-                improved = val < self.best_val
+                improved = self.refit or val < self.best_val
                 if improved:
                     self.best_val, self.best_epoch, self.bad_epochs = val, self.epoch, 0
                     self._save("best.pt", self.model.state_dict())

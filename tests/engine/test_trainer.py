@@ -140,3 +140,24 @@ def test_schedule_follows_the_spent_budget():
     assert [s.lr_factor(0, f) for f in (0.4, 0.6, 0.8)] == pytest.approx([1.0, 0.1, 0.01])
     with pytest.raises(ConfigError, match="time_budget"):
         TrainConfig(time_budget=0)
+
+
+def test_refit_trains_on_train_and_val_windows_and_keeps_the_last_epoch(tiny_traffic, tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=3, lr=0.0, warmup_epochs=0, schedule="constant")
+    plain = _trainer(tiny_traffic, tmp_path / "plain", dataclasses.replace(cfg, patience=1))
+    refit = _trainer(
+        tiny_traffic, tmp_path / "refit", dataclasses.replace(cfg, patience=1, fit_on="train+val")
+    )
+    n_train, n_val = len(plain.train_windows), len(plain.val_windows)
+    assert len(refit.train_windows) == n_train + n_val > n_train
+    assert set(refit.train_windows.starts) == set(plain.train_windows.starts) | set(
+        plain.val_windows.starts
+    )
+    # lr 0: validation never improves, so the plain run stops after 2 epochs and keeps the
+    # first; the refit ignores the (in-sample) validation and keeps the last of all 3
+    assert plain.fit()["epochs"] == 2 and plain.best_epoch == 0
+    summary = refit.fit()
+    assert summary["epochs"] == 3 and summary["best_epoch"] == 3
+    assert not summary["early_stopped"]
+    with pytest.raises(ConfigError, match="fit_on"):
+        TrainConfig(fit_on="val")
