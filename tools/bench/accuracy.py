@@ -150,7 +150,11 @@ def model_cell(
         )
         fc = Forecaster.build(config, data)
         second = fc.fit(data, again)
-        extra = {"refit": True, "refit_seconds": second["train_seconds"]}
+        extra = {
+            "refit": True,
+            "refit_seconds": second["train_seconds"],
+            "refit_cpu_seconds": second["cpu_seconds"],
+        }
         summary = {**summary, "cpu_seconds": summary["cpu_seconds"] + second["cpu_seconds"]}
     res = metrics(fc.predict, data, fc.protocol)
     epochs = max(summary["epochs"], 1)
