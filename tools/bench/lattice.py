@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -38,7 +35,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's stgraph
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from window_memory import PeakRSS, rss
+from fresh import each_in_a_fresh_process, ratio_table, timed
 
 from stgraph._atomic import atomic_write_text
 from stgraph.graph import IsolatedNodesWarning
@@ -83,15 +80,7 @@ def one(path: str, a: argparse.Namespace) -> dict[str, float]:
             out = conv(img).flatten(2).transpose(1, 2).index_select(1, keep)
         out.square().mean().backward()
 
-    base = rss()
-    with PeakRSS() as peak:
-        step()
-    times = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak": peak.peak - base}
+    return timed(step, a.repeat)
 
 
 def main() -> None:
@@ -111,15 +100,7 @@ def main() -> None:
         return
     flags = [f"--{k}={getattr(a, k)}" for k in ("rows", "cols", "masked", "batch", "hidden")]
     flags += [f"--repeat={a.repeat}", f"--threads={a.threads}"]
-    res = {}
-    for path in PATHS:
-        out = subprocess.run(
-            [sys.executable, __file__, "--path", path, *flags],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        res[path] = json.loads(out.stdout.strip().splitlines()[-1])
+    res = each_in_a_fresh_process(__file__, PATHS, flags)
     cells = int((~grid(a.rows, a.cols, a.masked)[0]).sum())
     lines = [
         f"# LatticeConv: gather vs scatter path, Conv2d reference ({platform.machine()}, "
@@ -130,16 +111,8 @@ def main() -> None:
         f"{a.batch}; forward + backward, median of {a.repeat}; peak = resident-memory growth "
         "of the first step. Command: `python tools/bench/lattice.py " + " ".join(flags) + "`",
         "",
-        "| path | seconds | speed-up over scatter | peak MB | memory saving over scatter |",
-        "|---|---|---|---|---|",
+        *ratio_table(res, "scatter"),
     ]
-    ref = res["scatter"]
-    for path in PATHS:
-        r = res[path]
-        lines.append(
-            f"| {path} | {r['seconds']:.3f} | {ref['seconds'] / r['seconds']:.2f}x | "
-            f"{r['peak'] / 2**20:,.0f} | {ref['peak'] / max(r['peak'], 1):.2f}x |"
-        )
     text = "\n".join(lines) + "\n"
     print(text)
     if a.write:
