@@ -121,15 +121,14 @@ class Trainer:
         protocol = forecaster.protocol
         self.refit = config.fit_on == "train+val"
         self.train_windows = protocol.windows(data, "train")
+        self.val_windows = protocol.windows(data, "val")
         if self.refit:
-            val_starts = protocol.windows(data, "val").starts
             self.train_windows = WindowDataset(
                 data,
-                np.concatenate([self.train_windows.starts, val_starts]),
+                np.concatenate([self.train_windows.starts, self.val_windows.starts]),
                 protocol.lookback,
                 protocol.horizon,
             )
-        self.val_windows = protocol.windows(data, "val")
         for split, w in (("training", self.train_windows), ("validation", self.val_windows)):
             if len(w) == 0:
                 raise ValueError(

@@ -73,7 +73,6 @@ def measure(path: str, a: argparse.Namespace) -> dict[str, float]:
     torch.manual_seed(0)
     SpatialAttention.pairwise = path == "pairs"
     step = model_step(a) if a.dataset else layer_step(a)
-
     return timed(step, a.repeat)
 
 
