@@ -66,9 +66,12 @@ class TrainConfig:
             distributional head (see :func:`~stgraph.engine.probconfig.head_loss`).
         max_batches: cap on training batches per epoch (``None`` = all, else >= 1).
         time_budget: CPU seconds of training + validation (this process, all its threads:
-            the same work whatever else the machine runs) after which no new epoch starts
-            (``None`` = no limit); the learning-rate schedule then runs over the budget, and
-            the best validation epoch is kept as always.
+            the same work whatever else the machine runs; ``None`` = no limit). It is checked
+            after every training batch: the epoch that spends it stops there, is validated,
+            and no new epoch starts, so a run overshoots by at most one batch and one
+            validation pass, even when one epoch alone costs more than the budget. The
+            learning-rate schedule runs over the budget, and the best validation epoch is
+            kept as always.
         teacher_forcing_decay: :math:`\tau` of scheduled sampling (Bengio et al., NeurIPS
             2015), the curriculum DCRNN trains with: at training step :math:`i` a decoder
             is fed the true previous target with probability

@@ -201,7 +201,10 @@ class Trainer:
             atomic_write_text(self.run_dir / "train.log", lines)
 
     # ------------------------------------------------------------------ loop
-    def _train_epoch(self) -> float:
+    def _train_epoch(self, cpu_start: float) -> tuple[float, bool]:
+        """One epoch of training; returns its mean loss and whether the CPU-time budget ran
+        out during it (checked after every batch, alike on every rank), which ends the epoch
+        there. ``cpu_start`` is the epoch's ``time.process_time()`` at its start."""
         cfg = self.config
         refresh_threads()  # automatic threads follow the machine's load, epoch by epoch
         self.model.train()
@@ -244,8 +247,13 @@ class Trainer:
             seen += size
             bar.set_postfix(loss=f"{total / seen:.4f}")
             bar.update()
+            if cfg.time_budget is not None:
+                (cpu,) = slowest(self.dist, time.process_time() - cpu_start)
+                if self.cpu_seconds + cpu >= cfg.time_budget:
+                    bar.close()
+                    return total / max(seen, 1), True
         bar.close()
-        return total / max(seen, 1)
+        return total / max(seen, 1), False
 
     def validate(self) -> dict[str, Any]:
         """Masked metrics on the validation windows (original units)."""
@@ -257,9 +265,10 @@ class Trainer:
     def _line(h: dict[str, Any]) -> str:
         star = " *" if h.get("improved") else ""
         rmse = f" val_rmse {h['val_rmse']:.4f}" if "val_rmse" in h else ""
+        cut = ", budget spent mid-epoch" if h.get("cut_by_budget") else ""
         return (
             f"epoch {h['epoch']}/{h['epochs']} train_loss {h['train_loss']:.4f} "
-            f"val_mae {h['val_mae']:.4f}{rmse}{star} ({h['seconds']:.0f}s)"
+            f"val_mae {h['val_mae']:.4f}{rmse}{star} ({h['seconds']:.0f}s{cut})"
         )
 
     def fit(self, until_epoch: int | None = None) -> dict[str, Any]:
@@ -276,7 +285,7 @@ class Trainer:
             seed_everything(cfg.seed)
         while self.epoch < stop and self.bad_epochs < cfg.patience and not self._out_of_time():
             t0, c0 = time.perf_counter(), time.process_time()
-            train_loss = self._train_epoch()
+            train_loss, cut = self._train_epoch(c0)
             with self._evaluated_weights():
                 scores = self.validate()["overall"]
                 val_mae, val = _finite(scores["mae"]), _finite(scores[cfg.monitor])
@@ -298,6 +307,7 @@ class Trainer:
                 "lr": self.optimizer.param_groups[0]["lr"],
                 "improved": improved,
                 "seconds": self.train_seconds,
+                **({"cut_by_budget": True} if cut else {}),
             }
             self.history.append(entry)
             self.epoch += 1

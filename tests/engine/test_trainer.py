@@ -132,6 +132,22 @@ def test_time_budget_stops_after_the_epoch_that_spends_it(tiny_traffic, tmp_path
     assert summary["epochs"] == 2 and not summary["out_of_time"]
 
 
+def test_time_budget_is_checked_after_every_batch(tiny_traffic, tmp_path):
+    cfg = TrainConfig(epochs=50, batch_size=4, progress=False, time_budget=1e-6)
+    trainer = _trainer(tiny_traffic, tmp_path, cfg)
+    steps = []
+    trainer.model.register_forward_hook(lambda m, i, o: steps.append(m.training))
+    assert trainer.train_windows.num_batches(4) > 1  # else the test would show nothing
+    summary = trainer.fit()
+    assert sum(steps) == 1  # one training batch, then the validation pass (eval mode)
+    assert summary["epochs"] == 1 and summary["out_of_time"]
+    assert trainer.history[0]["cut_by_budget"]
+    assert "budget spent mid-epoch" in (tmp_path / "train.log").read_text()
+    roomy = _trainer(tiny_traffic, tmp_path / "b", dataclasses.replace(cfg, time_budget=1e6))
+    roomy.fit(until_epoch=1)
+    assert "cut_by_budget" not in roomy.history[0]
+
+
 def test_schedule_follows_the_spent_budget():
     c = TrainConfig(epochs=3, warmup_epochs=0, time_budget=60.0)
     assert [c.lr_factor(2, s) for s in (0.0, 1.0)] == pytest.approx([1.0, 0.01])
