@@ -64,6 +64,20 @@ def test_variants_get_their_own_row_name_and_command():
     assert acc.label(ens).endswith("mean of 3 seeds)") and "--ensemble" in acc.command(ens, [0])
 
 
+def test_model_settings_name_their_row_and_travel_in_the_command():
+    cell = _cell(0, hparams="dim=64 layers=4")
+    assert acc.label(cell) == "stid (dim=64 layers=4)" and acc.label(_cell(0)) == "stid"
+    assert '--hparams "dim=64 layers=4"' in acc.command(cell, [0])
+    assert acc.parse_hparams(None) == {}
+    assert acc.parse_hparams("dim=64 dropout=0.3 graph=knn") == {
+        "dim": 64,
+        "dropout": 0.3,
+        "graph": "knn",
+    }
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        acc.parse_hparams("dim")
+
+
 def test_upto_pools_steps_by_their_counts():
     c = _cell(0)
     assert acc.upto(c, 1, "rmse") == pytest.approx(2.0)
@@ -75,7 +89,9 @@ def test_report_has_the_rows_spread_verdicts_and_commands():
     base = {**_cell(None, mae=(3.0, 3.0)), "kind": "baseline", "model": "last_value"}
     cells = [_cell(0), _cell(1, mae=(1.2, 2.2)), base]
     text = acc.render(cells, {"budget per run": "60 CPU s"})
-    assert "| stid | 2 | 100 |" in text
+    assert "| stid | 2 | 100 | 1.0 | - |" in text  # no CPU seconds recorded: "-"
+    spent = [_cell(0, cpu_seconds=50.0), _cell(1, cpu_seconds=70.0), base]
+    assert "| stid | 2 | 100 | 1.0 | 60 | 3/3 |" in acc.render(spent, {})
     assert "1.100 ± 0.141" in text  # step 1 over the two seeds
     assert "best calendar-aware baseline last_value 3.000: beaten beyond the spread" in text
     assert "--datasets toy --models stid --seeds 0 1 --budget 60 --threads 1" in text
@@ -96,7 +112,7 @@ def test_tgcn_report_judges_a_model_per_horizon_and_skips_one_seed_rows():
     text = acc.render([*long, *short, lucky, base], {})
     assert "- step 1: best model stid (horizon 1) 2.550" in text
     assert "- step 2: best model stid 2.600" in text
-    assert "| stid (horizon 1) | 2 | 100 | 1.0 | 3/3 | 2.550 ± 0.000 | - | - | - |" in text
+    assert "| stid (horizon 1) | 2 | 100 | 1.0 | - | 3/3 | 2.550 ± 0.000 | - | - | - |" in text
     assert "stid (horizon 1): MAE below T-GCN at 15 min, RMSE below at 15 min (trained" in text
     assert "stid: MAE below T-GCN at 15/30/45/60 min, RMSE below at 30/45/60 min" in text
     per = text.split("per horizon: ")[1].splitlines()[0]

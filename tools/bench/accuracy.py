@@ -593,6 +593,11 @@ def run_model(
         except ConfigError as e:  # e.g. a lookback too short for the model
             print(f"{dataset} {model}: skipped: {e}", flush=True)
             return
+        except RuntimeError as e:  # the allocator's refusal (a memory limit), not a bug
+            if "can't allocate memory" not in str(e):
+                raise
+            print(f"{dataset} {model} seed {seed}: skipped: out of memory ({e})", flush=True)
+            return
         members.append(fc)
         cell = {"protocol": args.protocol, "dataset": dataset, **row, **lengths}
         append(cache_path, cell)
