@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "tools" / "bench" / "accuracy.py"
-_spec = importlib.util.spec_from_file_location("bench_accuracy", _PATH)
+_PATH = Path(__file__).resolve().parents[1] / "tools" / "bench" / "accuracy_table.py"
+_spec = importlib.util.spec_from_file_location("accuracy_table", _PATH)
 assert _spec is not None and _spec.loader is not None
 acc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(acc)
