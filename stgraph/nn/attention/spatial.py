@@ -12,7 +12,7 @@ from torch.autograd.function import once_differentiable
 
 from stgraph.nn.attention import record
 from stgraph.nn.attention.mechanisms import MultiHeadAttention
-from stgraph.nn.ops.propagate import cached_operator, graph_operator
+from stgraph.nn.ops.propagate import cached_operator
 
 
 def attention_edges(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -27,6 +27,18 @@ def attention_edges(edge_index: Tensor, num_nodes: int) -> Tensor:
     dst = torch.cat([edge_index[1].long(), loops])
     pair = torch.unique(dst * num_nodes + src)  # sorted: by target, then source
     return torch.stack([pair % num_nodes, pair // num_nodes])
+
+
+def pair_mask(edges: Tensor, num_nodes: int) -> Tensor:
+    """The dense form of :func:`attention_edges`: ``mask[i, j]`` is true when node ``i``
+    attends to ``j`` (the pair ``j -> i``).
+
+    Shapes:
+        edges: [2, E'] -> [N, N] (bool)
+    """
+    mask = torch.zeros(num_nodes, num_nodes, dtype=torch.bool, device=edges.device)
+    mask[edges[1], edges[0]] = True
+    return mask
 
 
 def _pair_dot(a: Tensor, b: Tensor, i: Tensor, j: Tensor) -> Tensor:
@@ -177,10 +189,9 @@ class SpatialAttention(nn.Module):
                 drop = a.dropout if self.training else 0.0
                 pairs: Tensor = a.out(edge_attention(a.q(x), a.k(x), a.v(x), edges, a.heads, drop))
                 return pairs
-            op = graph_operator(
-                self, edge_index, None, x.shape[-2], "none", self_loops=True, layout="dense"
+            mask = cached_operator(
+                self, f"mask|{n}", edge_index, None, lambda ei, _: pair_mask(edges, n)
             )
-            mask = op.matrix != 0
         out: Tensor = self.attn(x, attn_mask=mask)
         return out
 
