@@ -226,7 +226,8 @@ def run_model(
                 raise
             print(f"{dataset} {model} seed {seed}: skipped: out of memory ({e})", flush=True)
             return
-        members.append(fc)
+        if args.ensemble:  # kept only to be averaged: each holds a whole model
+            members.append(fc)
         cell = {"protocol": args.protocol, "dataset": dataset, **row, **lengths}
         append(cache_path, cell)
         cells[key] = cell
