@@ -68,9 +68,11 @@ def setup(
     return data, {}, pick_horizons(horizon)
 
 
-def metrics(forecast: Any, data: Any, protocol: Any) -> dict[str, Any]:
-    """Masked test metrics (MAPE dropped for signed data)."""
-    res = evaluate_forecaster(forecast, protocol.windows(data, "test"), 256)
+def metrics(forecast: Any, data: Any, protocol: Any, batch_size: int = 256) -> dict[str, Any]:
+    """Masked test metrics (MAPE dropped for signed data), ``batch_size`` windows per call: a
+    model's own training batch size, so a whole-graph model whose memory grows with the batch
+    (``[B, N, N]`` attention) is not refused at test time after training fitted."""
+    res = evaluate_forecaster(forecast, protocol.windows(data, "test"), batch_size)
     return res if mape_is_meaningful(data, protocol) else drop_mape(res)
 
 
@@ -135,7 +137,7 @@ def model_cell(
             "refit_cpu_seconds": second["cpu_seconds"],
         }
         summary = {**summary, "cpu_seconds": summary["cpu_seconds"] + second["cpu_seconds"]}
-    res = metrics(fc.predict, data, fc.protocol)
+    res = metrics(fc.predict, data, fc.protocol, train.batch_size)
     epochs = max(summary["epochs"], 1)
     cell = {
         "kind": "model",
@@ -166,7 +168,7 @@ def ensemble_cell(members: list[Forecaster], seeds: list[int], data: Any, like: 
     """The mean forecast of the seeds' models (:class:`MeanEnsemble`), scored on the test
     split like one more row; ``like`` is a member's cell (its settings are the row's)."""
     fc = members[0]
-    res = metrics(MeanEnsemble(members).predict, data, fc.protocol)
+    res = metrics(MeanEnsemble(members).predict, data, fc.protocol, like["batch_size"])
     keep = [key for key, *_ in VARIANTS] + ["threads"]
     return {
         "kind": "model",
