@@ -104,6 +104,39 @@ def baseline_cells(
     return rows
 
 
+def budgeted(
+    *,
+    batch_size: int,
+    lr: float,
+    patience: int,
+    ema: float,
+    max_batches: int | None,
+    budget: float | None,
+    loss: str,
+    monitor: str,
+) -> TrainConfig:
+    """The training settings of one bench row: epochs bounded by the CPU-time ``budget``
+    (and early stopping), never by the epoch count."""
+    return TrainConfig(
+        epochs=1000,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        ema=ema,
+        max_batches=max_batches,
+        time_budget=budget,
+        loss=loss,
+        monitor=monitor,
+        progress=False,
+    )
+
+
+def refit_config(train: TrainConfig, epochs: int) -> TrainConfig:
+    """The refit of a budgeted run: the training and validation windows, for the ``epochs``
+    early stopping chose (cosine over those epochs), outside the budget."""
+    return dataclasses.replace(train, fit_on="train+val", epochs=epochs, time_budget=None)
+
+
 def model_cell(
     dataset: str,
     model: str,
@@ -126,9 +159,7 @@ def model_cell(
     summary = fc.fit(data)
     extra = {}
     if refit:
-        again = dataclasses.replace(
-            config.train, fit_on="train+val", epochs=summary["best_epoch"], time_budget=None
-        )
+        again = refit_config(config.train, summary["best_epoch"])
         fc = Forecaster.build(config, data)
         second = fc.fit(data, again)
         extra = {
@@ -308,17 +339,15 @@ def main() -> None:
     args = ap.parse_args()
     configure_threads(args.threads)
     cache_path = Path(args.cache)
-    train = TrainConfig(
-        epochs=1000,
+    train = budgeted(
         batch_size=args.batch_size,
         lr=args.lr,
         patience=args.patience,
         ema=args.ema,
         max_batches=args.max_batches,
-        time_budget=args.budget,
+        budget=args.budget,
         loss=args.loss,
         monitor=args.monitor,
-        progress=False,
     )
     settings = {
         "budget per run": f"{DEFAULT_BUDGET:g} CPU s (a row naming another: that one) of "

@@ -25,18 +25,18 @@ paper scores a horizon):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from accuracy import RESULTS, setup
+from accuracy import RESULTS, budgeted, refit_config, setup
 from accuracy_table import PUBLISHED_TGCN, TGCN_PROTOCOL, load_cache, upto
 
+from stgraph._atomic import atomic_write_text
 from stgraph._threads import configure_threads
-from stgraph.engine import Forecaster, RunConfig, TrainConfig
+from stgraph.engine import Forecaster, RunConfig
 from stgraph.engine.evaluation import evaluate_forecaster
 from stgraph.engine.trainer import Trainer
 
@@ -54,14 +54,16 @@ class TestTracingTrainer(Trainer):
 
     def validate(self) -> dict[str, Any]:
         res = super().validate()
-        test = evaluate_forecaster(self.forecaster.predict, self.test_windows, 256)
+        test = evaluate_forecaster(
+            self.forecaster.predict, self.test_windows, self.config.batch_size
+        )
         self.trace.append({"horizons": {str(k): v for k, v in test["horizons"].items()}})
         return res
 
 
-def cached_refit(args: argparse.Namespace, seed: int) -> dict:
+def cached_refit(args: argparse.Namespace, cells: list[dict], seed: int) -> dict:
     """The cached ``accuracy.py --refit`` cell this run repeats (its settings and scores)."""
-    for cell in load_cache(Path(args.cache)).values():
+    for cell in cells:
         if (
             cell.get("protocol") == "tgcn"
             and cell.get("dataset") == args.dataset
@@ -82,28 +84,23 @@ def cached_refit(args: argparse.Namespace, seed: int) -> dict:
     )
 
 
-def trace_seed(args: argparse.Namespace, seed: int, data: Any, overrides: dict) -> dict:
-    """Refit one seed as ``accuracy.py --refit`` does, tracing the test split per epoch."""
-    cell = cached_refit(args, seed)
-    budgeted = TrainConfig(  # accuracy.py's settings for this row
-        epochs=1000,
+def trace_seed(args: argparse.Namespace, cell: dict, data: Any, overrides: dict) -> dict:
+    """Refit the seed of ``cell`` (a cached refit row) as ``accuracy.py --refit`` does,
+    tracing the test split per epoch."""
+    seed = cell["seed"]
+    row = budgeted(  # accuracy.py's settings for this row
         batch_size=cell["batch_size"],
         lr=args.lr,
         patience=cell["patience"],
         ema=cell["ema"],
         max_batches=args.max_batches,
-        time_budget=args.budget,
+        budget=args.budget,
         loss="mse",
         monitor="rmse",
-        progress=False,
     )
     protocol = {**overrides, "lookback": args.lookback}
-    config = RunConfig.create(
-        args.dataset, args.model, protocol=protocol, train=budgeted, seed=seed
-    )
-    train = dataclasses.replace(  # its refit, as accuracy.model_cell runs it
-        config.train, fit_on="train+val", epochs=cell["best_epoch"], time_budget=None
-    )
+    config = RunConfig.create(args.dataset, args.model, protocol=protocol, train=row, seed=seed)
+    train = refit_config(config.train, cell["best_epoch"])  # as accuracy.model_cell refits
     fc = Forecaster.build(config, data)
     with tempfile.TemporaryDirectory() as folder:
         trainer = TestTracingTrainer(
@@ -188,19 +185,17 @@ def main() -> None:
     if args.report:  # re-render the last run's numbers
         runs = json.loads(raw.read_text())
     else:
+        cells = list(load_cache(Path(args.cache)).values())
+        rows = [cached_refit(args, cells, seed) for seed in args.seeds]  # all, before training
         data, overrides, _ = setup("tgcn", args.dataset, args.data_dir)
         runs = []
-        for seed in args.seeds:
-            runs.append(trace_seed(args, seed, data, overrides))
+        for cell in rows:
+            runs.append(trace_seed(args, cell, data, overrides))
             r = runs[-1]
-            print(f"seed {seed}: last {r['last']} min {r['min']} at {r['argmin']}", flush=True)
-        tmp = raw.with_suffix(".tmp")
-        tmp.write_text(json.dumps(runs, indent=1) + "\n")
-        tmp.replace(raw)
+            print(f"seed {r['seed']}: last {r['last']} min {r['min']} at {r['argmin']}", flush=True)
+        atomic_write_text(raw, json.dumps(runs, indent=1) + "\n")
     out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(render(args, runs))
-    tmp.replace(out)
+    atomic_write_text(out, render(args, runs))
     print(f"wrote {out}")
 
 
