@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,11 @@ _PATH = Path(__file__).resolve().parents[1] / "tools" / "bench" / "accuracy_tabl
 _spec = importlib.util.spec_from_file_location("accuracy_table", _PATH)
 assert _spec is not None and _spec.loader is not None
 acc = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(acc)
+sys.path.insert(0, str(_PATH.parent))  # it imports its neighbour tgcn_targets
+try:
+    _spec.loader.exec_module(acc)
+finally:
+    sys.path.remove(str(_PATH.parent))
 
 
 def _cell(seed, mae=(1.0, 2.0), rmse=(2.0, 4.0), counts=(10, 30), **extra):
@@ -118,3 +123,17 @@ def test_tgcn_report_judges_a_model_per_horizon_and_skips_one_seed_rows():
     per = text.split("per horizon: ")[1].splitlines()[0]
     assert per == "≤15 min: stid (horizon 1); ≤30 min: stid; ≤45 min: stid; ≤60 min: stid"
     assert "--models stid --seeds 0 1 --budget 60 --threads 1 --horizon 1" in text
+
+
+def test_tgcn_rows_read_the_papers_own_windows_and_old_rows_keep_their_label():
+    # on the paper's targets each horizon has its own window set: "paper_upto" is the score
+    paper = {"1": {"mae": 2.0, "rmse": 3.0, "mape": None, "count": 7}}
+    cell = _tgcn(0, 4, 2.6, 3.95, paper_upto=paper)
+    assert acc.upto(cell, 1, "rmse") == 3.0
+    assert acc.upto(cell, 2, "rmse") is None  # a horizon the cell was not scored at
+    assert acc.upto(_tgcn(0, 4, 2.6, 3.95), 2, "rmse") == pytest.approx(3.95)
+    old = [{**_tgcn(s, 4, 2.6, 3.95), "protocol": "tgcn-v1"} for s in (0, 1)]
+    text = acc.render(old, {})
+    assert "## sz-taxi (tgcn-v1 protocol)" in text
+    assert "scored the paper's own test targets, which `--protocol tgcn` now does" in text
+    assert "`python tools/bench/accuracy.py --protocol tgcn --datasets sz-taxi" in text

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stgraph.engine import Forecaster, RunConfig, TrainConfig, Trainer
+from stgraph.engine.evaluation import evaluate_forecaster
 
 BENCH = Path(__file__).resolve().parents[1] / "tools" / "bench"
 CFG = TrainConfig(
@@ -35,7 +36,11 @@ def test_tracing_the_test_split_leaves_training_unchanged(selection, tiny_traffi
     traced = _forecaster(tiny_traffic)
     test = traced.protocol.windows(tiny_traffic, "test")
     tracer = selection.TestTracingTrainer(
-        traced, tiny_traffic, CFG, tmp_path / "traced", test_windows=test
+        traced,
+        tiny_traffic,
+        CFG,
+        tmp_path / "traced",
+        test_score=lambda forecast: evaluate_forecaster(forecast, test, CFG.batch_size),
     )
     tracer.fit()
     a, b = plain.model.state_dict(), traced.model.state_dict()

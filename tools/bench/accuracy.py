@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,9 @@ from accuracy_table import (
     load_cache,
     parse_hparams,
     render,
+    report_settings,
 )
+from tgcn_targets import extra_steps, padded, paper_scores, paper_split, paper_targets
 
 from stgraph._threads import configure_threads
 from stgraph.data import load_dataset
@@ -57,21 +58,32 @@ RESULTS = Path(__file__).parent / "results"
 def setup(
     protocol: str, dataset: str, data_dir: str | None
 ) -> tuple[Any, dict[str, Any], list[int]]:
-    """Series, protocol overrides and reported horizon steps of one (protocol, dataset)."""
+    """Series, protocol overrides and reported horizon steps of one (protocol, dataset); the
+    T-GCN protocol splits where the paper does (:func:`tgcn_targets.paper_split`)."""
     if protocol == "tgcn":
         if dataset not in TGCN_PROTOCOL:
             raise SystemExit(f"the T-GCN protocol is defined for {sorted(TGCN_PROTOCOL)} only")
         overrides, load_kw, steps = TGCN_PROTOCOL[dataset]
-        return load_dataset(dataset, data_dir, **load_kw), overrides, steps
+        data = load_dataset(dataset, data_dir, **load_kw)
+        return data, {**overrides, "split_dates": paper_split(data)}, steps
     data = load_dataset(dataset, data_dir)
     horizon = RunConfig.create(dataset, "stcn").proto.horizon
     return data, {}, pick_horizons(horizon)
 
 
-def metrics(forecast: Any, data: Any, protocol: Any, batch_size: int = 256) -> dict[str, Any]:
+def metrics(
+    forecast: Any,
+    data: Any,
+    protocol: Any,
+    batch_size: int = 256,
+    paper: tuple[int, list[int]] | None = None,
+) -> dict[str, Any]:
     """Masked test metrics (MAPE dropped for signed data), ``batch_size`` windows per call: a
     model's own training batch size, so a whole-graph model whose memory grows with the batch
-    (``[B, N, N]`` attention) is not refused at test time after training fitted."""
+    (``[B, N, N]`` attention) is not refused at test time after training fitted. With
+    ``paper`` (:func:`paper_targets`), the T-GCN paper's test targets instead."""
+    if paper is not None:
+        return paper_scores(forecast, data, protocol, paper[0], paper[1], batch_size)
     res = evaluate_forecaster(forecast, protocol.windows(data, "test"), batch_size)
     return res if mape_is_meaningful(data, protocol) else drop_mape(res)
 
@@ -82,15 +94,17 @@ def baseline_cells(
     """Every baseline's test metrics (deterministic: one row each, no seed), the calendar-aware
     ones and the ``statistical`` ones (ARIMA, VAR) fitted on the training split."""
     fitted = RunConfig.create(dataset, "stcn", protocol=overrides).proto.fit(data)
+    paper = paper_targets(protocol, dataset)  # windows past the end: fit on the padded series
+    series = padded(data, extra_steps(fitted)) if paper else data
     rows = []
     for name in [*BASELINES, *statistical]:
         t0 = time.perf_counter()
         try:
-            base = get_baseline(name)().fit(data, fitted)
+            base = get_baseline(name)().fit(series, fitted)
         except (ValueError, ImportError) as e:  # e.g. VAR refuses N*F*p above its size limit
             print(f"{dataset}: baseline {name} skipped: {e}", flush=True)
             continue
-        res = metrics(base.predict, data, fitted)
+        res = metrics(base.predict, data, fitted, paper=paper)
         rows.append(
             {
                 "kind": "baseline",
@@ -146,12 +160,13 @@ def model_cell(
     train: TrainConfig,
     refit: bool = False,
     hparams: str | None = None,
+    paper: tuple[int, list[int]] | None = None,
 ) -> tuple[dict, Forecaster]:
     """Train one model under the budget and evaluate it on the test split once. With
     ``refit``, a fresh model of the same seed is then trained on the training and validation
     windows for the epoch count early stopping chose (cosine over those epochs, no budget),
     and that model is the one scored. ``hparams`` ("key=value ...") overrides the model's
-    registered defaults."""
+    registered defaults; ``paper``: score the T-GCN paper's test targets (:func:`metrics`)."""
     config = RunConfig.create(
         dataset, model, hparams=parse_hparams(hparams), protocol=overrides, train=train, seed=seed
     )
@@ -168,7 +183,7 @@ def model_cell(
             "refit_cpu_seconds": second["cpu_seconds"],
         }
         summary = {**summary, "cpu_seconds": summary["cpu_seconds"] + second["cpu_seconds"]}
-    res = metrics(fc.predict, data, fc.protocol, train.batch_size)
+    res = metrics(fc.predict, data, fc.protocol, train.batch_size, paper)
     epochs = max(summary["epochs"], 1)
     cell = {
         "kind": "model",
@@ -195,11 +210,18 @@ def model_cell(
     return cell, fc
 
 
-def ensemble_cell(members: list[Forecaster], seeds: list[int], data: Any, like: dict) -> dict:
+def ensemble_cell(
+    members: list[Forecaster],
+    seeds: list[int],
+    data: Any,
+    like: dict,
+    paper: tuple[int, list[int]] | None = None,
+) -> dict:
     """The mean forecast of the seeds' models (:class:`MeanEnsemble`), scored on the test
-    split like one more row; ``like`` is a member's cell (its settings are the row's)."""
+    split (or ``paper``'s targets) like one more row; ``like`` is a member's cell (its
+    settings are the row's)."""
     fc = members[0]
-    res = metrics(MeanEnsemble(members).predict, data, fc.protocol, like["batch_size"])
+    res = metrics(MeanEnsemble(members).predict, data, fc.protocol, like["batch_size"], paper)
     keep = [key for key, *_ in VARIANTS] + ["threads"]
     return {
         "kind": "model",
@@ -250,6 +272,7 @@ def run_model(
                 train,
                 args.refit,
                 args.hparams,
+                paper_targets(args.protocol, dataset),
             )
         except ConfigError as e:  # e.g. a lookback too short for the model
             print(f"{dataset} {model}: skipped: {e}", flush=True)
@@ -273,7 +296,9 @@ def run_model(
         cell = {
             "protocol": args.protocol,
             "dataset": dataset,
-            **ensemble_cell(members, list(args.seeds), data, cells[key]),
+            **ensemble_cell(
+                members, list(args.seeds), data, cells[key], paper_targets(args.protocol, dataset)
+            ),
         }
         append(cache_path, cell)
         cells[(args.protocol, dataset, label(cell), cell["seed"])] = cell
@@ -349,24 +374,7 @@ def main() -> None:
         loss=args.loss,
         monitor=args.monitor,
     )
-    settings = {
-        "budget per run": f"{DEFAULT_BUDGET:g} CPU s (a row naming another: that one) of "
-        "training + validation (train.time_budget: checked after every training batch since "
-        "2026-12-01; cells trained before checked it between epochs, so a model whose epoch "
-        "outlasts the budget ran on to the epoch's end: the 'CPU s' column is what each row "
-        "spent, mean over seeds, with the refit when there is one), "
-        f"at most {args.max_batches} batches of {DEFAULT_BATCH} per epoch, AdamW lr {args.lr:g} "
-        f"cosine over the budget, early stopping patience {DEFAULT_PATIENCE} on validation MAE; "
-        "training loss MAE; a row naming a loss, an early-stopping metric ('rmse stop'), a "
-        "lookback, a patience, a weight average (ema) or a batch size ran with that one; "
-        "'refit on train+val': after that run, a fresh model of the same seed trained on the "
-        "training and validation windows for the epoch count early stopping chose (cosine over "
-        "those epochs, outside the budget) is the one scored",
-        "hyper-parameters": "each model's registered (published) defaults; a row naming "
-        "key=value settings ran with those (chosen on validation, never on the test split)",
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}; "
-        "other jobs shared the machine, so s/epoch (wall clock) is indicative only",
-    }
+    settings = report_settings(args.max_batches, args.lr)
     cells = load_cache(cache_path)
     for dataset in args.datasets:
         data, overrides, _ = setup(args.protocol, dataset, args.data_dir)

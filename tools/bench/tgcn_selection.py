@@ -28,36 +28,35 @@ import argparse
 import json
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from accuracy import RESULTS, budgeted, refit_config, setup
-from accuracy_table import PUBLISHED_TGCN, TGCN_PROTOCOL, load_cache, upto
+from accuracy import RESULTS, budgeted, metrics, paper_targets, refit_config, setup
+from accuracy_table import load_cache, upto
+from tgcn_targets import PUBLISHED_TGCN, TGCN_PROTOCOL
 
 from stgraph._atomic import atomic_write_text
 from stgraph._threads import configure_threads
 from stgraph.engine import Forecaster, RunConfig
-from stgraph.engine.evaluation import evaluate_forecaster
 from stgraph.engine.trainer import Trainer
 
 OUT = RESULTS / "tgcn_selection.md"
 
 
 class TestTracingTrainer(Trainer):
-    """A :class:`Trainer` that also scores ``test_windows`` after every epoch and keeps the
-    per-step metrics in ``trace``; the validation result it returns (and so every training
-    decision) is the base class's."""
+    """A :class:`Trainer` that also scores the test split after every epoch,
+    ``test_score(forecast) -> metrics`` (e.g. :func:`accuracy.metrics` on the paper's
+    targets), and keeps the metrics in ``trace``; the validation result it returns (and so
+    every training decision) is the base class's."""
 
-    def __init__(self, *args: Any, test_windows: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, test_score: Callable[[Any], dict], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.test_windows, self.trace = test_windows, []
+        self.test_score, self.trace = test_score, []
 
     def validate(self) -> dict[str, Any]:
         res = super().validate()
-        test = evaluate_forecaster(
-            self.forecaster.predict, self.test_windows, self.config.batch_size
-        )
-        self.trace.append({"horizons": {str(k): v for k, v in test["horizons"].items()}})
+        self.trace.append(self.test_score(self.forecaster.predict))
         return res
 
 
@@ -102,10 +101,13 @@ def trace_seed(args: argparse.Namespace, cell: dict, data: Any, overrides: dict)
     config = RunConfig.create(args.dataset, args.model, protocol=protocol, train=row, seed=seed)
     train = refit_config(config.train, cell["best_epoch"])  # as accuracy.model_cell refits
     fc = Forecaster.build(config, data)
+    paper = paper_targets("tgcn", args.dataset)
+
+    def score(forecast: Any) -> dict:
+        return metrics(forecast, data, fc.protocol, cell["batch_size"], paper)
+
     with tempfile.TemporaryDirectory() as folder:
-        trainer = TestTracingTrainer(
-            fc, data, train, folder, test_windows=fc.protocol.windows(data, "test")
-        )
+        trainer = TestTracingTrainer(fc, data, train, folder, test_score=score)
         trainer.fit()
     steps = TGCN_PROTOCOL[args.dataset][2]
     per_epoch = [[upto(t, s, "rmse") for s in steps] for t in trainer.trace]
