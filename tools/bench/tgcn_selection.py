@@ -132,9 +132,10 @@ def render(args: argparse.Namespace, runs: list[dict]) -> str:
         f"# T-GCN's selection rule vs stgraph's: {args.dataset}, `{args.model}`, RMSE",
         "",
         f"Refit on train + val (lookback {args.lookback}, MSE loss, the epoch count early "
-        f"stopping on validation chose in the {args.budget:g} s run), test split scored "
-        "after every epoch. Errors over steps 1..k. 'min over epochs' selects on the test "
-        "split (the authors' rule): a diagnostic, not a result. Means ± sample std over seeds.",
+        f"stopping on validation chose in the {args.budget:g} s run), the paper's test "
+        "targets (tgcn_targets.py) scored after every epoch. Errors over steps 1..k. 'min over "
+        "epochs' selects on the test split (the authors' rule): a diagnostic, not a result. "
+        "Means ± sample std over seeds.",
         "",
         f"Command: `python tools/bench/tgcn_selection.py --dataset {args.dataset} --model "
         f"{args.model} --lookback {args.lookback} --budget {args.budget:g} --seeds "

@@ -23,6 +23,7 @@ with ``H - 2`` unobserved steps, which are never scored.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -121,16 +122,13 @@ def padded(data: SpatioTemporalData, extra: int) -> SpatioTemporalData:
         )
     shape = (extra, *data.values.shape[1:])
     times = pd.date_range(data.timestamps[-1], periods=extra + 1, freq=data.freq)[1:]
-    return SpatioTemporalData(
+    return dataclasses.replace(  # the calendar is derived again from the longer index
+        data,
         values=torch.cat([data.values, data.values.new_zeros(shape)]),
         mask=torch.cat([data.mask, torch.zeros(shape, dtype=torch.bool)]),
         timestamps=data.timestamps.append(times),
-        graph=data.graph,
-        feature_names=data.feature_names,
-        nodes=data.nodes,
-        name=data.name,
-        units=data.units,
-        freq=data.freq,
+        covariates=None,
+        covariate_names=(),
     )
 
 
