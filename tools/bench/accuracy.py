@@ -257,6 +257,7 @@ def run_model(
     variant = {"model": model, "kind": "model", **{k: getattr(args, k) for k, *_ in VARIANTS}}
     # input / output lengths off the protocol's (the T-GCN paper trains one model per horizon)
     lengths = {k: v for k in ("lookback", "horizon") if (v := getattr(args, k)) is not None}
+    paper = paper_targets(args.protocol, dataset)
     members: list[Forecaster] = []
     for seed in args.seeds:
         key = (args.protocol, dataset, label(variant), seed)
@@ -272,7 +273,7 @@ def run_model(
                 train,
                 args.refit,
                 args.hparams,
-                paper_targets(args.protocol, dataset),
+                paper,
             )
         except ConfigError as e:  # e.g. a lookback too short for the model
             print(f"{dataset} {model}: skipped: {e}", flush=True)
@@ -296,9 +297,7 @@ def run_model(
         cell = {
             "protocol": args.protocol,
             "dataset": dataset,
-            **ensemble_cell(
-                members, list(args.seeds), data, cells[key], paper_targets(args.protocol, dataset)
-            ),
+            **ensemble_cell(members, list(args.seeds), data, cells[key], paper),
         }
         append(cache_path, cell)
         cells[(args.protocol, dataset, label(cell), cell["seed"])] = cell

@@ -1,6 +1,6 @@
-"""The accuracy benchmark's bookkeeping: row names
-and commands of each cell's settings, the cache, and the markdown report (``accuracy.py`` trains
-the cells; this module only reads them)."""
+"""The accuracy benchmark's bookkeeping: row names and commands of each cell's settings, the
+cache, and the markdown report (``accuracy.py`` trains the cells; this module only reads them;
+the T-GCN protocol and its published rows live in ``tgcn_targets.py``)."""
 
 from __future__ import annotations
 

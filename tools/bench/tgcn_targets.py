@@ -42,19 +42,19 @@ from stgraph.engine.metrics import MetricAccumulator
 # The T-GCN paper's protocol (Zhao et al., IEEE T-ITS 2019, sec. IV-A): 80/20 chronological
 # split, inputs min-max scaled, 15/30/45/60-minute horizons. stgraph keeps the last tenth of
 # the 80 % for early stopping (the paper has no validation split) and fits the scaler on the
-# training split only. The split fractions here are overridden by the paper's exact boundary
-# (:func:`paper_split`) and its test targets are the ones scored (:func:`paper_scores`); cells
+# training split only. The split is the paper's exact boundary (:func:`paper_split`, added by
+# ``accuracy.setup``) and its test targets are the ones scored (:func:`paper_scores`); cells
 # scored before that (the test part from round(0.8 T), every step of it) carry the protocol
 # name "tgcn-v1".
 TGCN_PROTOCOL: dict[str, tuple[dict[str, Any], dict[str, Any], list[int]]] = {
     # dataset: (protocol, loader options, reported horizon steps)
     "los-loop": (
-        {"lookback": 12, "horizon": 12, "split": (0.72, 0.08, 0.2), "scaler": "minmax"},
+        {"lookback": 12, "horizon": 12, "scaler": "minmax"},
         {},
         [3, 6, 9, 12],
     ),
     "sz-taxi": (
-        {"lookback": 4, "horizon": 4, "split": (0.72, 0.08, 0.2), "scaler": "minmax"},
+        {"lookback": 4, "horizon": 4, "scaler": "minmax"},
         {"zeros_missing": False},  # T-GCN keeps zero speeds as observed values
         [1, 2, 3, 4],
     ),
